@@ -1,0 +1,51 @@
+# chat - strict turn-taking two-party chat over TCP
+#
+# Targets:
+#   make            build ./chat
+#   make demo       build, then play a scripted conversation on loopback
+#   make test       unit tests, black-box tests, expect tests
+#   make install    install chat into $(DESTDIR)$(PREFIX)/bin
+#   make uninstall  remove it again
+#   make clean      remove what the build made
+#   make help       this list
+
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+CFLAGS ?= -O2 -g
+# Ours come first so that the user's CFLAGS can override them.
+CHAT_CFLAGS = -std=c11 -Wall -Wextra -pedantic $(CFLAGS)
+
+all: chat
+
+chat: chat.c chat.h
+	$(CC) $(CPPFLAGS) $(CHAT_CFLAGS) -o $@ chat.c $(LDFLAGS)
+
+# The unit tests link chat.c itself, its main renamed out of the way.
+tests/unit: tests/unit.c chat.c chat.h
+	$(CC) $(CPPFLAGS) $(CHAT_CFLAGS) -I. -Dmain=chat_main -o $@ \
+	    tests/unit.c chat.c $(LDFLAGS)
+
+demo: chat
+	@sh tests/demo.sh
+
+test: chat tests/unit
+	./tests/unit
+	bash tests/blackbox.sh
+	@sh tests/expect.sh tests/interactive.exp
+
+install: chat
+	mkdir -p $(DESTDIR)$(BINDIR)
+	cp chat $(DESTDIR)$(BINDIR)/chat
+	chmod 755 $(DESTDIR)$(BINDIR)/chat
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/chat
+
+clean:
+	rm -f chat tests/unit
+	rm -rf tests/out
+
+help:
+	@sed -n '3,10s/^# //p' Makefile
+
+.PHONY: all demo test install uninstall clean help

@@ -1,0 +1,113 @@
+/*
+ * chat.h - what chat's tests need: the limits, the exit codes, the
+ * protocol verbs, and the pure parts (line framing, frame parsing,
+ * endpoint parsing, display escaping). Everything else in chat.c is static.
+ */
+#ifndef CHAT_H
+#define CHAT_H
+
+#include <stddef.h>
+
+#define CHAT_VERSION	"1.0.0"
+#define CHAT_PROTOCOL	"chat/1"
+
+/* The longest frame, not counting its LF and a CR before it. */
+#define CHAT_FRAME_MAX	65536
+/* The longest message text: a frame minus "MSG ". */
+#define CHAT_TEXT_MAX	(CHAT_FRAME_MAX - 4)
+/* A peer must complete its HELLO line within this many seconds. */
+#define CHAT_HELLO_SECS	5
+/* The longest host name or address an endpoint may hold. */
+#define CHAT_HOST_MAX	255
+/* display_escape() writes at most this many bytes for n input bytes. */
+#define CHAT_ESCAPED_MAX(n)	(4 * (size_t)(n))
+
+/* Exit statuses; the README has the table. */
+enum chat_exit {
+	CHAT_EXIT_OK = 0,	/* conversation ended normally */
+	CHAT_EXIT_IO = 1,	/* local I/O error, over-long script line */
+	CHAT_EXIT_USAGE = 2,	/* bad command line */
+	CHAT_EXIT_NET = 3,	/* cannot resolve, connect, bind or listen */
+	CHAT_EXIT_PEER = 4,	/* peer vanished, broke the protocol, sent ERR */
+	CHAT_EXIT_BUSY = 5,	/* the listener is in another conversation */
+	CHAT_EXIT_TIMEOUT = 6,	/* no answer within --timeout, or no HELLO */
+	CHAT_EXIT_SIGNAL = 7	/* SIGINT, SIGTERM or SIGHUP */
+};
+
+/* === Line framing: bytes in, LF-terminated lines out ==================== */
+
+/* Room for the longest frame plus its CR and LF. */
+#define LINEBUF_SIZE	(CHAT_FRAME_MAX + 2)
+
+enum line_result {
+	LINE_TOOLONG = -1,	/* a line over the limit was dropped */
+	LINE_NONE = 0,		/* no complete line yet */
+	LINE_OK = 1		/* *line, *len hold the next line */
+};
+
+struct linebuf {
+	size_t max;		/* longest line accepted, without CR LF */
+	size_t start;		/* first byte not yet returned */
+	size_t scanned;		/* bytes before this hold no LF after start */
+	size_t len;		/* bytes held */
+	int skipping;		/* dropping an over-long line up to its LF */
+	char data[LINEBUF_SIZE];
+};
+
+/* Empty lb and set the longest line it accepts (at most CHAT_FRAME_MAX). */
+void linebuf_init(struct linebuf *lb, size_t max);
+/* Where the next bytes go; *room is how many fit (0 only when full). */
+char *linebuf_space(struct linebuf *lb, size_t *room);
+/* Record that n bytes were written at linebuf_space(). */
+void linebuf_fill(struct linebuf *lb, size_t n);
+/*
+ * The next complete line, without its LF and a CR before it; it stays
+ * valid until the next linebuf_space(). A line longer than max is
+ * dropped (also the part of it still to come) and reported once as
+ * LINE_TOOLONG.
+ */
+enum line_result linebuf_next(struct linebuf *lb, const char **line,
+    size_t *len);
+/* At end of input: the unterminated last line, if any, then empties lb. */
+enum line_result linebuf_rest(struct linebuf *lb, const char **line,
+    size_t *len);
+/* Whether lb holds any bytes not yet returned. */
+int linebuf_pending(const struct linebuf *lb);
+
+/* === Frames: verb, then optionally one space and the payload ============ */
+
+enum verb { VERB_UNKNOWN, VERB_HELLO, VERB_MSG, VERB_QUIT, VERB_BUSY,
+	VERB_ERR };
+
+/* Split a line into its verb and payload (empty when absent). */
+enum verb frame_parse(const char *line, size_t len, const char **payload,
+    size_t *plen);
+/* Whether a HELLO payload lists the version we speak, CHAT_PROTOCOL. */
+int hello_speaks(const char *payload, size_t plen);
+
+/* === Endpoints: [HOST:]PORT, [V6ADDR]:PORT ============================== */
+
+enum endpoint_use { ENDPOINT_LISTEN, ENDPOINT_CONNECT };
+
+struct endpoint {
+	char host[CHAT_HOST_MAX + 1];	/* empty: any address (listen only) */
+	char port[6];			/* decimal, no leading zeros */
+};
+
+/*
+ * Parse a --listen or --connect argument. Returns NULL, or why spec is
+ * not an endpoint for that use.
+ */
+const char *endpoint_parse(const char *spec, enum endpoint_use use,
+    struct endpoint *ep);
+
+/* === Display escaping of untrusted text ================================= */
+
+/*
+ * Copy len bytes of peer text to out, escaping what could act on a
+ * terminal (see the README). out must hold CHAT_ESCAPED_MAX(len) bytes.
+ * Returns the bytes written; the result is valid UTF-8.
+ */
+size_t display_escape(char *out, const char *in, size_t len);
+
+#endif /* CHAT_H */
