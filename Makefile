@@ -21,9 +21,12 @@ chat: chat.c chat.h
 	$(CC) $(CPPFLAGS) $(CHAT_CFLAGS) -o $@ chat.c $(LDFLAGS)
 
 # The unit tests link chat.c itself, its main renamed out of the way.
-tests/unit: tests/unit.c chat.c chat.h
-	$(CC) $(CPPFLAGS) $(CHAT_CFLAGS) -I. -Dmain=chat_main -o $@ \
-	    tests/unit.c chat.c $(LDFLAGS)
+tests/chat-lib.o: chat.c chat.h
+	$(CC) $(CPPFLAGS) $(CHAT_CFLAGS) -Dmain=chat_main -c -o $@ chat.c
+
+tests/unit: tests/unit.c tests/chat-lib.o chat.h
+	$(CC) $(CPPFLAGS) $(CHAT_CFLAGS) -I. -o $@ tests/unit.c \
+	    tests/chat-lib.o $(LDFLAGS)
 
 demo: chat
 	@sh tests/demo.sh
@@ -42,7 +45,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/chat
 
 clean:
-	rm -f chat tests/unit
+	rm -f chat tests/unit tests/chat-lib.o
 	rm -rf tests/out
 
 help:

@@ -1,0 +1,1480 @@
+/*
+ * chat.c - strict turn-taking two-party chat over TCP.
+ *
+ * One side listens and speaks first, the other connects; they alternate
+ * one message each until either sends QUIT. Everything runs in one poll
+ * loop over stdin, the peer and the listening socket, driven by an
+ * explicit turn state. The README specifies the protocol, the output
+ * lines and the exit codes.
+ */
+#define _GNU_SOURCE	/* ppoll(): wait with our stop signals unblocked */
+
+#include <sys/types.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chat.h"
+
+/* After we send QUIT or ERR, wait this long for the peer to close. */
+#define LINGER_MS	2000
+/* A numeric host (IPv6 with a scope id fits) and a port, as shown. */
+#define HOST_NUM_MAX	64
+#define PEER_NAME_MAX	(HOST_NUM_MAX + sizeof("[]:65535"))
+/* Status and error lines longer than this are cut. */
+#define SAY_MAX		512
+/* Of an ERR reason from the peer, quote at most this many bytes. */
+#define REASON_MAX	120
+#define LISTEN_BACKLOG	16
+#define TIMEOUT_MAX_SECS 86400
+#define PROMPT		"Your message: "
+
+enum turn {
+	TURN_NONE,	/* no peer */
+	TURN_HELLO,	/* waiting for the peer's HELLO */
+	TURN_OURS,	/* we type, the peer listens */
+	TURN_THEIRS	/* the peer types, we listen */
+};
+
+/* How a conversation's socket is let go. */
+enum ending {
+	END_CLOSE,	/* the peer is gone or told us to go: close now */
+	END_LINGER	/* we sent QUIT or ERR: let it reach the peer first */
+};
+
+/* The poll slots, in the order of struct pollfd fds[]. */
+enum { POLL_LISTEN, POLL_PEER, POLL_STDIN, POLL_LINGER, POLL_SLOTS };
+
+struct chat {
+	/* what the command line asked for */
+	int listening;			/* --listen, else --connect */
+	int once;			/* --once */
+	long long timeout_ms;		/* --timeout, or -1 for none */
+	char where[CHAT_HOST_MAX + 8];	/* HOST:PORT as given, for errors */
+
+	/* local side */
+	int in_fd, out_fd;		/* stdin, stdout */
+	int in_tty;			/* stdin is a terminal */
+	int in_eof;			/* stdin has ended */
+	unsigned long in_lineno;	/* lines taken from stdin so far */
+	struct linebuf in;		/* stdin, cut into lines */
+
+	/* network */
+	int listen_fd;			/* -1 for a connector */
+	int peer_fd;			/* -1 between conversations */
+	enum turn turn;
+	long long deadline;		/* for the peer, -1 for none */
+	char peer_name[PEER_NAME_MAX];	/* ADDR:PORT of the peer */
+	struct linebuf net;		/* the peer's bytes, cut into frames */
+	int linger_fd;			/* a finished socket, drained to EOF */
+	long long linger_deadline;
+
+	int status;			/* exit status of the last conversation */
+	int finished;			/* exit once the sockets are let go */
+};
+
+static void	 chat_accept(struct chat *);
+static void	 chat_end(struct chat *, int, enum ending);
+static void	 chat_init(struct chat *, int, int);
+static int	 chat_loop(struct chat *);
+static void	 chat_peer_input(struct chat *);
+static void	 chat_peer_frame(struct chat *, const char *, size_t);
+static void	 chat_peer_gone(struct chat *, int);
+static void	 chat_prompt(void);
+static void	 chat_protocol_error(struct chat *, const char *);
+static void	 chat_quit(struct chat *, int);
+static void	 chat_start(struct chat *, int);
+static void	 chat_stdin_input(struct chat *);
+static void	 chat_their_turn(struct chat *);
+static void	 chat_timeout(struct chat *);
+static int	 chat_our_line(struct chat *);
+static void	 chat_our_turn(struct chat *);
+static void	 chat_show(struct chat *, const char *, size_t);
+static void	 chat_stop(struct chat *);
+static int	 io_write_all(int, struct iovec *, int, long long);
+static int	 net_connect(struct chat *, const struct endpoint *);
+static void	 net_drain(int);
+static int	 net_listen(const struct endpoint *, const char *);
+static void	 net_name(const struct sockaddr *, socklen_t, char *, size_t);
+static int	 net_send(struct chat *, const char *, const char *, size_t);
+static void	 net_tune(int);
+static long long now_ms(void);
+static void	 on_signal(int);
+static int	 parse_seconds(const char *, long long *);
+static void	 say(int, const char *, ...);
+static void	 signals_init(void);
+static void	 stdfds_init(void);
+static void	 term_cooked(void);
+static void	 term_init(int);
+static void	 term_quiet(void);
+static void	 term_restore(void);
+static void	 usage(FILE *);
+
+/* Set by on_signal() to the stop signal that arrived; the loop acts on it. */
+static volatile sig_atomic_t stop_signal;
+/* The signal mask ppoll() waits with: our stop signals unblocked. */
+static sigset_t wait_mask;
+/* The terminal's settings when we started, restored on every way out. */
+static struct termios term_saved;
+static int term_fd = -1;	/* stdin when it is a terminal and saved */
+/* The prompt is on screen with no newline yet: put status lines below. */
+static int prompt_open;
+/* One peer message as shown: "They say: ", the escaped text, LF. */
+static char shown[sizeof("They say: ") + CHAT_ESCAPED_MAX(CHAT_TEXT_MAX)];
+
+/* === Time ================================================================ */
+
+/* Milliseconds on a clock that never jumps. */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds from now until deadline for ppoll, or NULL for none. */
+static struct timespec *
+wait_until(long long deadline, struct timespec *ts)
+{
+	long long left;
+
+	if (deadline < 0)
+		return NULL;
+	left = deadline - now_ms();
+	if (left < 0)
+		left = 0;
+	ts->tv_sec = left / 1000;
+	ts->tv_nsec = (left % 1000) * 1000000;
+	return ts;
+}
+
+/* === Messages on stderr =================================================== */
+
+/*
+ * Write one status line (error: with the "chat: " prefix) in one write.
+ * stderr failing is not worth dying over, so its errors are ignored.
+ */
+static void
+say(int error, const char *fmt, ...)
+{
+	char line[SAY_MAX];
+	va_list ap;
+	int n = 0, m;
+
+	if (prompt_open)
+		line[n++] = '\n';
+	prompt_open = 0;
+	if (error)
+		n += snprintf(line + n, sizeof(line) - n, "chat: ");
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if (n > (int)sizeof(line) - 2)	/* cut: still end the line */
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, n) < 0)
+		return;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: chat --listen [ADDR:]PORT [--once] [--timeout SECS]\n"
+	    "       chat --connect HOST:PORT [--timeout SECS]\n"
+	    "       chat --help | --version\n");
+	if (out != stdout)
+		return;
+	fprintf(out,
+	    "\n"
+	    "Strict turn-taking two-party chat over TCP: the listener speaks\n"
+	    "first, then the sides alternate until either types QUIT.\n"
+	    "\n"
+	    "  -l, --listen [ADDR:]PORT  wait for peers; PORT 0 picks one\n"
+	    "  -c, --connect HOST:PORT   connect; IPv6 as [::1]:5000\n"
+	    "      --once                listener: one conversation, then exit\n"
+	    "  -t, --timeout SECS        longest wait for the peer (1-%d)\n"
+	    "  -h, --help                this help\n"
+	    "  -V, --version             version and protocol\n"
+	    "\n"
+	    "Exit: 0 ended normally, 1 local I/O error, 2 usage, 3 network,\n"
+	    "4 peer vanished or broke the protocol, 5 busy, 6 timeout,\n"
+	    "7 interrupted.\n", TIMEOUT_MAX_SECS);
+}
+
+/* === Writing everything =================================================== */
+
+/*
+ * Write all of iov to fd, across partial writes and EINTR. A non-blocking
+ * fd that is full is waited for until deadline (-1: no limit). Returns 0,
+ * or -1 with errno (ETIMEDOUT at the deadline, EINTR on a stop signal).
+ */
+static int
+io_write_all(int fd, struct iovec *iov, int iovcnt, long long deadline)
+{
+	struct pollfd pfd;
+	struct timespec ts;
+	ssize_t n;
+
+	while (iovcnt > 0) {
+		n = writev(fd, iov, iovcnt);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			if (deadline >= 0 && now_ms() >= deadline) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			if (ppoll(&pfd, 1, wait_until(deadline, &ts),
+			    &wait_mask) < 0 && errno != EINTR)
+				return -1;
+			if (stop_signal) {
+				errno = EINTR;
+				return -1;
+			}
+			continue;
+		}
+		if (n < 0)
+			return -1;
+		for (; iovcnt > 0 && (size_t)n >= iov->iov_len; iov++, iovcnt--)
+			n -= iov->iov_len;
+		if (iovcnt > 0) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= n;
+		}
+	}
+	return 0;
+}
+
+/* === Line framing ========================================================= */
+
+void
+linebuf_init(struct linebuf *lb, size_t max)
+{
+	lb->max = max < CHAT_FRAME_MAX ? max : CHAT_FRAME_MAX;
+	lb->start = lb->scanned = lb->len = 0;
+	lb->skipping = 0;
+}
+
+char *
+linebuf_space(struct linebuf *lb, size_t *room)
+{
+	if (lb->start > 0) {	/* move the unfinished line to the front */
+		memmove(lb->data, lb->data + lb->start, lb->len - lb->start);
+		lb->len -= lb->start;
+		lb->scanned -= lb->start;
+		lb->start = 0;
+	}
+	*room = sizeof(lb->data) - lb->len;
+	return lb->data + lb->len;
+}
+
+void
+linebuf_fill(struct linebuf *lb, size_t n)
+{
+	lb->len += n;
+}
+
+int
+linebuf_pending(const struct linebuf *lb)
+{
+	return lb->start < lb->len && !lb->skipping;
+}
+
+enum line_result
+linebuf_next(struct linebuf *lb, const char **line, size_t *len)
+{
+	const char *lf;
+	size_t begin, end, n;
+
+	for (;;) {
+		lf = memchr(lb->data + lb->scanned, '\n',
+		    lb->len - lb->scanned);
+		if (lf == NULL) {
+			lb->scanned = lb->len;
+			if (lb->skipping || lb->start == lb->len) {
+				lb->start = lb->scanned = lb->len = 0;
+				return LINE_NONE;
+			}
+			/* +1: the line may still end in a CR that is dropped */
+			if (lb->len - lb->start <= lb->max + 1)
+				return LINE_NONE;
+			/* Over-long: drop it now, and the rest up to its LF. */
+			lb->start = lb->scanned = lb->len = 0;
+			lb->skipping = 1;
+			return LINE_TOOLONG;
+		}
+		begin = lb->start;
+		end = lf - lb->data;
+		lb->start = lb->scanned = end + 1;
+		if (lb->skipping) {
+			lb->skipping = 0;
+			continue;
+		}
+		n = end - begin;
+		/* CRLF peers (telnet, Windows scripts) must not see a \x0d. */
+		if (n > 0 && lb->data[end - 1] == '\r')
+			n--;
+		if (n > lb->max)
+			return LINE_TOOLONG;
+		*line = lb->data + begin;
+		*len = n;
+		return LINE_OK;
+	}
+}
+
+enum line_result
+linebuf_rest(struct linebuf *lb, const char **line, size_t *len)
+{
+	enum line_result r;
+	size_t n;
+
+	r = linebuf_next(lb, line, len);
+	if (r != LINE_NONE)
+		return r;
+	if (!linebuf_pending(lb))
+		return LINE_NONE;
+	n = lb->len - lb->start;
+	if (lb->data[lb->len - 1] == '\r')
+		n--;
+	*line = lb->data + lb->start;
+	*len = n;
+	lb->start = lb->scanned = lb->len;
+	return n > lb->max ? LINE_TOOLONG : LINE_OK;
+}
+
+/* === Frames =============================================================== */
+
+enum verb
+frame_parse(const char *line, size_t len, const char **payload, size_t *plen)
+{
+	static const struct {
+		const char *name;
+		enum verb verb;
+	} verbs[] = {
+		{ "MSG", VERB_MSG }, { "HELLO", VERB_HELLO },
+		{ "QUIT", VERB_QUIT }, { "BUSY", VERB_BUSY }, { "ERR", VERB_ERR },
+	};
+	const char *space = memchr(line, ' ', len);
+	size_t vlen = space ? (size_t)(space - line) : len;
+	size_t i;
+
+	*payload = space ? space + 1 : line + len;
+	*plen = len - (*payload - line);
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strlen(verbs[i].name) == vlen &&
+		    memcmp(verbs[i].name, line, vlen) == 0)
+			return verbs[i].verb;
+	return VERB_UNKNOWN;
+}
+
+int
+hello_speaks(const char *payload, size_t plen)
+{
+	const size_t want = sizeof(CHAT_PROTOCOL) - 1;
+	const char *end = payload + plen, *word, *space;
+
+	for (word = payload; word < end; word = space + 1) {
+		space = memchr(word, ' ', end - word);
+		if (space == NULL)
+			space = end;
+		if ((size_t)(space - word) == want &&
+		    memcmp(word, CHAT_PROTOCOL, want) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* === Endpoints ============================================================ */
+
+const char *
+endpoint_parse(const char *spec, enum endpoint_use use, struct endpoint *ep)
+{
+	const char *host, *host_end, *port, *p;
+	size_t hlen;
+	long value = 0;
+
+	if (spec[0] == '[') {
+		host = spec + 1;
+		host_end = strchr(host, ']');
+		if (host_end == NULL)
+			return "missing ']' after an IPv6 address";
+		if (host_end[1] != ':')
+			return "expected ':PORT' after ']'";
+		port = host_end + 2;
+	} else {
+		host = spec;
+		host_end = strrchr(spec, ':');
+		if (host_end == NULL) {
+			if (use == ENDPOINT_CONNECT)
+				return "expected HOST:PORT";
+			host_end = host;	/* PORT alone */
+			port = spec;
+		} else {
+			if (memchr(host, ':', host_end - host) != NULL)
+				return "IPv6 addresses go in brackets, "
+				    "as in [::1]:5000";
+			port = host_end + 1;
+		}
+	}
+	hlen = host_end - host;
+	if (hlen == 0 && port != spec)
+		return "missing host before ':'";
+	if (hlen > CHAT_HOST_MAX)
+		return "host name too long";
+	if (*port == '\0')
+		return "missing port";
+	for (p = port; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' || value > 65535)
+			return "port must be a number from 0 to 65535";
+		value = value * 10 + (*p - '0');
+	}
+	if (value > 65535)
+		return "port must be a number from 0 to 65535";
+	if (value == 0 && use == ENDPOINT_CONNECT)
+		return "port must be a number from 1 to 65535";
+	memcpy(ep->host, host, hlen);
+	ep->host[hlen] = '\0';
+	snprintf(ep->port, sizeof(ep->port), "%ld", value);
+	return NULL;
+}
+
+/* === Display escaping ===================================================== */
+
+/*
+ * The length of the valid, shortest-form UTF-8 sequence at s (at most n
+ * bytes), storing its code point; 0 if s does not start one.
+ */
+static size_t
+utf8_decode(const unsigned char *s, size_t n, unsigned long *cp)
+{
+	unsigned char lo = 0x80, hi = 0xbf;	/* bounds of the 2nd byte */
+	size_t need, i;
+	unsigned long c;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		need = 1;
+		c = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		need = 2;
+		c = s[0] & 0x0f;
+		if (s[0] == 0xe0)
+			lo = 0xa0;	/* overlong */
+		if (s[0] == 0xed)
+			hi = 0x9f;	/* UTF-16 surrogates */
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		need = 3;
+		c = s[0] & 0x07;
+		if (s[0] == 0xf0)
+			lo = 0x90;	/* overlong */
+		if (s[0] == 0xf4)
+			hi = 0x8f;	/* above U+10FFFF */
+	} else
+		return 0;
+	if (n <= need || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 1; i <= need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	*cp = c;
+	return need + 1;
+}
+
+/* Whether a valid code point still must not reach the terminal as is. */
+static int
+unsafe_code_point(unsigned long cp)
+{
+	return cp <= 0x9f ||			/* C1 controls */
+	    (cp >= 0x202a && cp <= 0x202e) ||	/* bidi embeddings, overrides */
+	    (cp >= 0x2066 && cp <= 0x2069);	/* bidi isolates */
+}
+
+size_t
+display_escape(char *out, const char *in, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)in;
+	char *o = out;
+	unsigned long cp;
+	size_t i = 0, n;
+
+	while (i < len) {
+		if ((s[i] >= 0x20 && s[i] < 0x7f) || s[i] == '\t') {
+			*o++ = s[i++];
+			continue;
+		}
+		n = s[i] < 0x80 ? 0 : utf8_decode(s + i, len - i, &cp);
+		if (n == 0) {	/* a control byte, or not UTF-8 */
+			*o++ = '\\';
+			*o++ = 'x';
+			*o++ = hex[s[i] >> 4];
+			*o++ = hex[s[i] & 0xf];
+			i++;
+		} else if (unsafe_code_point(cp)) {
+			*o++ = '\\';
+			*o++ = 'u';
+			*o++ = hex[cp >> 12 & 0xf];
+			*o++ = hex[cp >> 8 & 0xf];
+			*o++ = hex[cp >> 4 & 0xf];
+			*o++ = hex[cp & 0xf];
+			i += n;
+		} else {
+			memcpy(o, s + i, n);
+			o += n;
+			i += n;
+		}
+	}
+	return o - out;
+}
+
+/* === Terminal ============================================================= */
+
+/* Remember the terminal's settings, if stdin is one, to restore later. */
+static void
+term_init(int fd)
+{
+	if (isatty(fd) && tcgetattr(fd, &term_saved) == 0)
+		term_fd = fd;
+}
+
+/*
+ * While it is not our turn: no echo, so typing cannot garble the peer's
+ * lines, and no line editing, so that FIONREAD counts every key typed.
+ * Ctrl-C still interrupts.
+ */
+static void
+term_quiet(void)
+{
+	struct termios t;
+
+	if (term_fd < 0)
+		return;
+	t = term_saved;
+	t.c_lflag &= ~(ECHO | ICANON);
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	tcsetattr(term_fd, TCSANOW, &t);
+}
+
+/* Our turn: the user's own settings back, and what was typed meanwhile
+ * thrown away (and said so). */
+static void
+term_cooked(void)
+{
+	int pending = 0;
+
+	if (term_fd < 0)
+		return;
+	if (ioctl(term_fd, FIONREAD, &pending) < 0)
+		pending = 0;
+	tcsetattr(term_fd, TCSAFLUSH, &term_saved);
+	if (pending > 0)
+		say(0, "Ignored input typed during their turn.");
+}
+
+static void
+term_restore(void)
+{
+	if (term_fd >= 0)
+		tcsetattr(term_fd, TCSANOW, &term_saved);
+}
+
+/* === Signals and start-up ================================================ */
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/*
+ * SIGPIPE is ignored: a vanished peer or reader is an error to report,
+ * not a death. The stop signals stay blocked except inside ppoll(), so
+ * one arriving between a check of stop_signal and the wait cannot be
+ * missed.
+ */
+static void
+signals_init(void)
+{
+	static const int stops[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+	sigset_t block;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_signal;	/* no SA_RESTART: wake ppoll() */
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
+		sigaction(stops[i], &sa, NULL);
+		sigaddset(&block, stops[i]);
+	}
+	sigprocmask(SIG_BLOCK, &block, &wait_mask);
+	for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
+		sigdelset(&wait_mask, stops[i]);
+}
+
+/*
+ * Open /dev/null on a closed fd 0, 1 or 2, so that a socket can never
+ * become "stdout" and a closed stdin (<&-) reads as end of input.
+ */
+static void
+stdfds_init(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 &&
+		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
+			exit(CHAT_EXIT_IO);
+}
+
+/* A positive number of seconds up to TIMEOUT_MAX_SECS, as milliseconds. */
+static int
+parse_seconds(const char *arg, long long *ms)
+{
+	char *end;
+	long secs;
+
+	errno = 0;
+	secs = strtol(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || secs < 1 ||
+	    secs > TIMEOUT_MAX_SECS)
+		return -1;
+	*ms = secs * 1000LL;
+	return 0;
+}
+
+/* === Network ============================================================== */
+
+/* "ADDR:PORT" of a socket address, IPv6 in brackets, mapped IPv4 plain. */
+static void
+net_name(const struct sockaddr *sa, socklen_t salen, char *name, size_t size)
+{
+	char host[HOST_NUM_MAX], port[sizeof("65535")];
+	const char *h = host;
+
+	if (getnameinfo(sa, salen, host, sizeof(host), port, sizeof(port),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(name, size, "?");
+		return;
+	}
+	if (strncmp(host, "::ffff:", 7) == 0 && strchr(host + 7, ':') == NULL)
+		h = host + 7;	/* an IPv4 peer of a dual-stack listener */
+	if (strchr(h, ':') != NULL)
+		snprintf(name, size, "[%s]:%s", h, port);
+	else
+		snprintf(name, size, "%s:%s", h, port);
+}
+
+/* Non-blocking, close-on-exec, and no Nagle: every message goes at once. */
+static void
+net_tune(int fd)
+{
+	int one = 1;
+
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/*
+ * Bind and listen on ep; with no host, on the IPv6 wildcard with IPv4
+ * mapped in (or IPv4 alone where there is no IPv6). Prints the
+ * "Listening on" line. Returns the socket, or -1 after saying why.
+ */
+static int
+net_listen(const struct endpoint *ep, const char *spec)
+{
+	struct addrinfo hints, *res, *ai;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char name[PEER_NAME_MAX];
+	int fd = -1, one = 1, zero = 0, gai, err = EAFNOSUPPORT, pass;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	gai = getaddrinfo(ep->host[0] ? ep->host : NULL, ep->port, &hints,
+	    &res);
+	if (gai != 0) {
+		say(1, "resolve %s: %s", ep->host,
+		    gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+		return -1;
+	}
+	/* Pass 0 tries the IPv6 wildcard alone: it serves IPv4 too. */
+	for (pass = ep->host[0] ? 1 : 0; pass < 2 && fd < 0; pass++) {
+		for (ai = res; ai != NULL; ai = ai->ai_next) {
+			if (pass == 0 && ai->ai_family != AF_INET6)
+				continue;
+			fd = socket(ai->ai_family, ai->ai_socktype,
+			    ai->ai_protocol);
+			if (fd < 0) {
+				err = errno;
+				continue;
+			}
+			/* A restarted listener must not wait out TIME_WAIT. */
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+			    sizeof(one));
+			if (ai->ai_family == AF_INET6)
+				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+				    ep->host[0] ? &one : &zero, sizeof(one));
+			if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+			    listen(fd, LISTEN_BACKLOG) == 0)
+				break;
+			err = errno;
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		say(1, "bind %s: %s", spec, strerror(err));
+		return -1;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+		net_name((struct sockaddr *)&ss, sslen, name, sizeof(name));
+	else
+		snprintf(name, sizeof(name), "%s", spec);
+	say(0, "Listening on %s", name);
+	return fd;
+}
+
+/*
+ * Connect to every address of ep in turn until one answers, within the
+ * --timeout. Returns the socket, or -1 after saying why (c->status set).
+ */
+static int
+net_connect(struct chat *c, const struct endpoint *ep)
+{
+	struct addrinfo hints, *res, *ai;
+	struct pollfd pfd;
+	struct timespec ts;
+	long long deadline = c->timeout_ms < 0 ? -1 : now_ms() + c->timeout_ms;
+	socklen_t errlen;
+	int fd = -1, gai, err = 0, n;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	gai = getaddrinfo(ep->host, ep->port, &hints, &res);
+	if (gai != 0) {
+		say(1, "resolve %s: %s", ep->host,
+		    gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+		c->status = CHAT_EXIT_NET;
+		return -1;
+	}
+	c->status = CHAT_EXIT_NET;
+	for (ai = res; ai != NULL && fd < 0 && !stop_signal; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		net_tune(fd);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		err = errno;
+		while (err == EINPROGRESS) {
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			n = ppoll(&pfd, 1, wait_until(deadline, &ts),
+			    &wait_mask);
+			if (n < 0 && errno == EINTR && !stop_signal)
+				continue;
+			if (n < 0) {
+				err = errno;
+				break;
+			}
+			if (n == 0) {
+				err = ETIMEDOUT;
+				c->status = CHAT_EXIT_TIMEOUT;
+				break;
+			}
+			errlen = sizeof(err);
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+			    &errlen) < 0)
+				err = errno;
+		}
+		if (err != 0) {
+			close(fd);
+			fd = -1;
+		}
+		if (c->status == CHAT_EXIT_TIMEOUT)
+			break;
+	}
+	freeaddrinfo(res);
+	if (stop_signal) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (fd < 0)
+		say(1, "connect %s: %s", c->where, strerror(err));
+	return fd;
+}
+
+/* Read and discard what has arrived, so that close() sends no RST. */
+static void
+net_drain(int fd)
+{
+	char sink[4096];
+
+	while (read(fd, sink, sizeof(sink)) > 0)
+		continue;
+}
+
+/*
+ * Send one frame, head then text then LF, in one write: a message is
+ * one segment, never a header waiting on Nagle for its body.
+ */
+static int
+net_send(struct chat *c, const char *head, const char *text, size_t len)
+{
+	struct iovec iov[3];
+	int n = 0;
+
+	iov[n].iov_base = (void *)head;
+	iov[n++].iov_len = strlen(head);
+	if (len > 0) {
+		iov[n].iov_base = (void *)text;
+		iov[n++].iov_len = len;
+	}
+	iov[n].iov_base = "\n";
+	iov[n++].iov_len = 1;
+	return io_write_all(c->peer_fd, iov, n,
+	    c->timeout_ms < 0 ? -1 : now_ms() + c->timeout_ms);
+}
+
+/* === The conversation ===================================================== */
+
+static void
+chat_init(struct chat *c, int in_fd, int out_fd)
+{
+	c->in_fd = in_fd;
+	c->out_fd = out_fd;
+	c->in_tty = isatty(in_fd);
+	c->in_eof = 0;
+	c->in_lineno = 0;
+	linebuf_init(&c->in, CHAT_TEXT_MAX);
+	c->listen_fd = c->peer_fd = c->linger_fd = -1;
+	c->turn = TURN_NONE;
+	c->deadline = -1;
+	c->status = CHAT_EXIT_OK;
+	c->finished = 0;
+}
+
+/* A new peer on fd: send our HELLO if we listen, and wait for theirs. */
+static void
+chat_start(struct chat *c, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	long long hello_ms = CHAT_HELLO_SECS * 1000LL;
+
+	c->peer_fd = fd;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0)
+		net_name((struct sockaddr *)&ss, sslen, c->peer_name,
+		    sizeof(c->peer_name));
+	else
+		snprintf(c->peer_name, sizeof(c->peer_name), "?");
+	linebuf_init(&c->net, CHAT_FRAME_MAX);
+	c->turn = TURN_HELLO;
+	if (c->timeout_ms >= 0 && c->timeout_ms < hello_ms)
+		hello_ms = c->timeout_ms;
+	c->deadline = now_ms() + hello_ms;
+	if (c->listening && net_send(c, "HELLO " CHAT_PROTOCOL, "", 0) < 0)
+		chat_peer_gone(c, errno);
+}
+
+/*
+ * The conversation is over with this status. A listener goes back to
+ * accepting unless it serves --once or its input has ended.
+ */
+static void
+chat_end(struct chat *c, int status, enum ending how)
+{
+	int was_conversation = c->turn != TURN_HELLO;
+
+	if (how == END_LINGER) {
+		/* FIN after our last frame, then read until the peer's FIN:
+		 * closing with unread input would send an RST that can
+		 * destroy what we sent last. */
+		shutdown(c->peer_fd, SHUT_WR);
+		if (c->linger_fd >= 0)
+			close(c->linger_fd);
+		c->linger_fd = c->peer_fd;
+		c->linger_deadline = now_ms() + LINGER_MS;
+	} else {
+		net_drain(c->peer_fd);
+		close(c->peer_fd);
+	}
+	c->peer_fd = -1;
+	c->turn = TURN_NONE;
+	c->deadline = -1;
+	/* A listener's failed HELLO is a stranger, not a conversation. */
+	if (was_conversation || !c->listening)
+		c->status = status;
+	if (!c->listening || (c->once && was_conversation))
+		c->finished = 1;
+	if (c->in_eof && !linebuf_pending(&c->in))
+		c->finished = 1;
+	term_quiet();
+}
+
+/* End the conversation from our side: QUIT to the peer, if it listens. */
+static void
+chat_quit(struct chat *c, int status)
+{
+	if (c->peer_fd < 0)
+		return;
+	chat_end(c, status, net_send(c, "QUIT", "", 0) == 0 ? END_LINGER :
+	    END_CLOSE);
+}
+
+/* The peer closed (err 0) or the connection failed (err): say so, end. */
+static void
+chat_peer_gone(struct chat *c, int err)
+{
+	if (err == 0 || err == EPIPE)
+		say(1, "peer %s closed the connection", c->peer_name);
+	else
+		say(1, "peer %s: %s", c->peer_name, strerror(err));
+	chat_end(c, CHAT_EXIT_PEER, END_CLOSE);
+}
+
+/* The peer broke the protocol: tell it why, report it, end. */
+static void
+chat_protocol_error(struct chat *c, const char *reason)
+{
+	say(1, "peer %s: protocol error: %s", c->peer_name, reason);
+	chat_end(c, CHAT_EXIT_PEER, net_send(c, "ERR ", reason,
+	    strlen(reason)) == 0 ? END_LINGER : END_CLOSE);
+}
+
+/* The peer's deadline passed: HELLO or their turn took too long. */
+static void
+chat_timeout(struct chat *c)
+{
+	long long secs = c->timeout_ms / 1000;
+
+	if (c->turn == TURN_HELLO) {
+		if (c->timeout_ms < 0 || secs > CHAT_HELLO_SECS)
+			secs = CHAT_HELLO_SECS;
+		say(1, "peer %s: no HELLO within %lld second%s", c->peer_name,
+		    secs, secs == 1 ? "" : "s");
+		/* Only the listener has said HELLO, so only it may say ERR. */
+		chat_end(c, CHAT_EXIT_TIMEOUT, c->listening &&
+		    net_send(c, "ERR no hello", "", 0) == 0 ? END_LINGER :
+		    END_CLOSE);
+		return;
+	}
+	say(1, "peer %s: no answer within %lld second%s", c->peer_name, secs,
+	    secs == 1 ? "" : "s");
+	chat_quit(c, CHAT_EXIT_TIMEOUT);
+}
+
+/* Our turn begins: the terminal listens to us again, and prompts. */
+static void
+chat_our_turn(struct chat *c)
+{
+	c->turn = TURN_OURS;
+	c->deadline = -1;
+	if (!c->in_tty)
+		return;
+	term_cooked();
+	chat_prompt();
+}
+
+/* "Your message: " on stderr; the user's Enter ends its line. */
+static void
+chat_prompt(void)
+{
+	if (write(STDERR_FILENO, PROMPT, sizeof(PROMPT) - 1) > 0)
+		prompt_open = 1;
+}
+
+/* Their turn begins: the terminal goes quiet, the --timeout runs. */
+static void
+chat_their_turn(struct chat *c)
+{
+	c->turn = TURN_THEIRS;
+	c->deadline = c->timeout_ms < 0 ? -1 : now_ms() + c->timeout_ms;
+}
+
+/* Show a message from the peer on stdout: one line, escaped, one write. */
+static void
+chat_show(struct chat *c, const char *text, size_t len)
+{
+	static const char head[] = "They say: ";
+	struct iovec iov[2];
+	size_t n;
+
+	memcpy(shown, head, sizeof(head) - 1);
+	n = sizeof(head) - 1 + display_escape(shown + sizeof(head) - 1,
+	    text, len);
+	shown[n++] = '\n';
+	iov[0].iov_base = shown;
+	iov[0].iov_len = n;
+	if (io_write_all(c->out_fd, iov, 1, -1) == 0)
+		return;
+	if (errno == EINTR)		/* a stop signal: the loop handles it */
+		return;
+	/* Nobody reads our output any more: end as if QUIT was typed. */
+	c->finished = 1;
+	if (errno == EPIPE) {
+		chat_quit(c, CHAT_EXIT_OK);
+		return;
+	}
+	say(1, "write stdout: %s", strerror(errno));
+	chat_quit(c, CHAT_EXIT_IO);
+}
+
+/* Act on one frame from the peer, according to whose turn it is. */
+static void
+chat_peer_frame(struct chat *c, const char *line, size_t len)
+{
+	char reason[CHAT_ESCAPED_MAX(REASON_MAX) + 1];
+	const char *payload;
+	size_t plen, n;
+	enum verb verb = frame_parse(line, len, &payload, &plen);
+
+	if (verb == VERB_ERR) {
+		n = display_escape(reason, payload,
+		    plen < REASON_MAX ? plen : REASON_MAX);
+		reason[n] = '\0';
+		say(1, "peer %s: peer reported: %s", c->peer_name, reason);
+		chat_end(c, CHAT_EXIT_PEER, END_CLOSE);
+		return;
+	}
+	if (c->turn == TURN_HELLO) {
+		if (verb == VERB_BUSY && !c->listening) {
+			say(1, "connect %s: busy: the listener is in another "
+			    "conversation", c->where);
+			chat_end(c, CHAT_EXIT_BUSY, END_CLOSE);
+		} else if (verb != VERB_HELLO)
+			chat_protocol_error(c, "bad hello");
+		else if (!hello_speaks(payload, plen))
+			chat_protocol_error(c, "unsupported version");
+		else if (c->listening) {
+			say(0, "Connection from %s", c->peer_name);
+			chat_our_turn(c);
+		} else if (net_send(c, "HELLO " CHAT_PROTOCOL, "", 0) < 0)
+			chat_peer_gone(c, errno);
+		else {
+			say(0, "Connected to %s", c->peer_name);
+			chat_their_turn(c);
+		}
+		return;
+	}
+	switch (verb) {
+	case VERB_QUIT:
+		say(0, "They ended the conversation.");
+		chat_end(c, CHAT_EXIT_OK, END_CLOSE);
+		break;
+	case VERB_MSG:
+		if (c->turn != TURN_THEIRS) {
+			chat_protocol_error(c, "out of turn");
+			break;
+		}
+		chat_show(c, payload, plen);
+		if (c->peer_fd >= 0)
+			chat_our_turn(c);
+		break;
+	case VERB_HELLO:
+	case VERB_BUSY:
+		chat_protocol_error(c, "out of turn");
+		break;
+	default:
+		chat_protocol_error(c, "unknown verb");
+		break;
+	}
+}
+
+/* The peer's socket is readable: take in bytes, act on whole frames. */
+static void
+chat_peer_input(struct chat *c)
+{
+	const char *line;
+	size_t room, len;
+	ssize_t n;
+	char *space = linebuf_space(&c->net, &room);
+
+	n = read(c->peer_fd, space, room);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (n <= 0) {
+		chat_peer_gone(c, n == 0 ? 0 : errno);
+		return;
+	}
+	linebuf_fill(&c->net, n);
+	while (c->peer_fd >= 0) {
+		switch (linebuf_next(&c->net, &line, &len)) {
+		case LINE_OK:
+			chat_peer_frame(c, line, len);
+			break;
+		case LINE_TOOLONG:
+			chat_protocol_error(c, "frame too long");
+			return;
+		case LINE_NONE:
+			return;
+		}
+	}
+}
+
+/* stdin is readable: take in what is there; lines wait for our turn. */
+static void
+chat_stdin_input(struct chat *c)
+{
+	size_t room;
+	ssize_t n;
+	char *space = linebuf_space(&c->in, &room);
+
+	n = read(c->in_fd, space, room);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0) {
+		say(1, "read stdin: %s", strerror(errno));
+		c->in_eof = c->finished = 1;
+		c->status = CHAT_EXIT_IO;
+		chat_quit(c, CHAT_EXIT_IO);
+		return;
+	}
+	if (n == 0)
+		c->in_eof = 1;
+	linebuf_fill(&c->in, n);
+}
+
+/*
+ * Our turn: send the next local line, or QUIT at end of input. Returns
+ * 1 if it took a line (or the end), 0 if it must wait for more input.
+ */
+static int
+chat_our_line(struct chat *c)
+{
+	const char *line;
+	size_t len;
+	enum line_result r;
+
+	r = c->in_eof ? linebuf_rest(&c->in, &line, &len)
+	    : linebuf_next(&c->in, &line, &len);
+	if (r == LINE_NONE && !c->in_eof)
+		return 0;
+	if (r != LINE_NONE)
+		c->in_lineno++;
+	if (r == LINE_TOOLONG && c->in_tty) {
+		say(1, "line too long (more than %d bytes): not sent",
+		    CHAT_TEXT_MAX);
+		chat_prompt();		/* still our turn */
+		return 1;
+	}
+	if (r == LINE_TOOLONG) {
+		/* A script that lost a line is out of step with its peer. */
+		say(1, "stdin line %lu too long (more than %d bytes): not sent",
+		    c->in_lineno, CHAT_TEXT_MAX);
+		c->in_eof = c->finished = 1;
+		linebuf_init(&c->in, CHAT_TEXT_MAX);
+		chat_quit(c, CHAT_EXIT_IO);
+		return 1;
+	}
+	if (r == LINE_OK)
+		prompt_open = 0;	/* the user's Enter ended the line */
+	if (r == LINE_NONE || (len == 4 && memcmp(line, "QUIT", 4) == 0)) {
+		say(0, "You ended the conversation.");
+		chat_quit(c, CHAT_EXIT_OK);
+		return 1;
+	}
+	/* Quiet first: keys typed once the peer has our line are theirs. */
+	term_quiet();
+	if (net_send(c, "MSG ", line, len) < 0)
+		chat_peer_gone(c, errno);
+	else
+		chat_their_turn(c);
+	return 1;
+}
+
+/* The listening socket is readable: a new peer, or one to turn away. */
+static void
+chat_accept(struct chat *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char name[PEER_NAME_MAX];
+	int fd, reprompt;
+
+	fd = accept(c->listen_fd, (struct sockaddr *)&ss, &sslen);
+	if (fd < 0)
+		return;		/* gone again (ECONNABORTED) or EAGAIN */
+	net_tune(fd);
+	if (c->peer_fd < 0 && !c->finished) {
+		chat_start(c, fd);
+		return;
+	}
+	/* BUSY at once, then close: never keep a stranger waiting, and
+	 * never let one disturb the conversation in progress. */
+	net_name((struct sockaddr *)&ss, sslen, name, sizeof(name));
+	if (write(fd, "BUSY\n", 5) != 5) {
+		/* it left already: nothing to tell it */
+	}
+	net_drain(fd);
+	close(fd);
+	reprompt = prompt_open;
+	say(0, "Turned away %s: busy", name);
+	if (reprompt)
+		chat_prompt();	/* the user is still typing at it */
+}
+
+/* A stop signal arrived: tell the peer QUIT, report, finish. */
+static void
+chat_stop(struct chat *c)
+{
+	const char *name = stop_signal == SIGINT ? "SIGINT" :
+	    stop_signal == SIGTERM ? "SIGTERM" : "SIGHUP";
+
+	say(1, "interrupted by %s", name);
+	if (c->peer_fd >= 0 && (c->listening || c->turn != TURN_HELLO)) {
+		/* Non-blocking and best effort: we are leaving. */
+		if (write(c->peer_fd, "QUIT\n", 5) == 5)
+			shutdown(c->peer_fd, SHUT_WR);
+	}
+	if (c->peer_fd >= 0) {
+		net_drain(c->peer_fd);
+		close(c->peer_fd);
+		c->peer_fd = -1;
+	}
+	if (c->linger_fd >= 0) {
+		close(c->linger_fd);
+		c->linger_fd = -1;
+	}
+	c->status = CHAT_EXIT_SIGNAL;
+}
+
+/*
+ * The poll loop: one wait over the listening socket, the peer, stdin and
+ * a lingering socket, until the conversation(s) are over. Returns the
+ * exit status.
+ */
+static int
+chat_loop(struct chat *c)
+{
+	struct pollfd fds[POLL_SLOTS];
+	struct timespec ts;
+	long long deadline, now;
+	size_t room;
+	char sink[4096];
+	ssize_t n;
+	int want_stdin;
+
+	for (;;) {
+		if (stop_signal) {
+			chat_stop(c);
+			return c->status;
+		}
+		/* Lines read ahead wait for our turn; take them now. */
+		while (c->turn == TURN_OURS && chat_our_line(c))
+			continue;
+		if (c->finished && c->peer_fd < 0 && c->linger_fd < 0)
+			return c->status;
+
+		linebuf_space(&c->in, &room);
+		/* A terminal is read only on our turn (its keys are ours
+		 * then); other input may be read ahead, so that a listener
+		 * sees its input end before it accepts another peer. */
+		want_stdin = !c->in_eof && room > 0 &&
+		    (c->turn == TURN_OURS || (!c->in_tty && c->listening &&
+		    c->peer_fd < 0 && !linebuf_pending(&c->in)));
+		fds[POLL_LISTEN].fd = c->finished ? -1 : c->listen_fd;
+		fds[POLL_PEER].fd = c->peer_fd;
+		fds[POLL_STDIN].fd = want_stdin ? c->in_fd : -1;
+		fds[POLL_LINGER].fd = c->linger_fd;
+		for (int i = 0; i < POLL_SLOTS; i++) {
+			fds[i].events = POLLIN;
+			fds[i].revents = 0;
+		}
+		deadline = c->deadline;
+		if (c->linger_fd >= 0 &&
+		    (deadline < 0 || c->linger_deadline < deadline))
+			deadline = c->linger_deadline;
+
+		if (ppoll(fds, POLL_SLOTS, wait_until(deadline, &ts),
+		    &wait_mask) < 0) {
+			if (errno == EINTR)
+				continue;
+			say(1, "poll: %s", strerror(errno));
+			return CHAT_EXIT_IO;
+		}
+		if (stop_signal)
+			continue;
+
+		if (fds[POLL_PEER].revents && c->peer_fd >= 0)
+			chat_peer_input(c);
+		if (fds[POLL_STDIN].revents)
+			chat_stdin_input(c);
+		if (fds[POLL_LINGER].revents && c->linger_fd >= 0) {
+			n = read(c->linger_fd, sink, sizeof(sink));
+			if (n == 0 || (n < 0 && errno != EAGAIN &&
+			    errno != EINTR)) {
+				close(c->linger_fd);
+				c->linger_fd = -1;
+			}
+		}
+		if (fds[POLL_LISTEN].revents)
+			chat_accept(c);
+
+		now = now_ms();
+		if (c->peer_fd >= 0 && c->deadline >= 0 && now >= c->deadline)
+			chat_timeout(c);
+		if (c->linger_fd >= 0 && now >= c->linger_deadline) {
+			close(c->linger_fd);
+			c->linger_fd = -1;
+		}
+		/* An idle listener whose input has ended takes no one. */
+		if (c->listening && c->peer_fd < 0 && c->in_eof &&
+		    !linebuf_pending(&c->in))
+			c->finished = 1;
+	}
+}
+
+/* === main ================================================================= */
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "connect", required_argument, NULL, 'c' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static struct chat chat;	/* two frame buffers: not on the stack */
+	struct chat *c = &chat;
+	struct endpoint ep;
+	const char *spec = NULL, *why;
+	int ch, mode = 0, once = 0, fd, status;
+
+	c->timeout_ms = -1;
+	opterr = 0;		/* our own messages, with our own name */
+	while ((ch = getopt_long(argc, argv, ":l:c:t:hV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+		case 'c':
+			if (mode != 0) {
+				say(1, "--listen and --connect go alone, "
+				    "and once each");
+				goto bad_usage;
+			}
+			mode = ch;
+			spec = optarg;
+			break;
+		case 'o':
+			once = 1;
+			break;
+		case 't':
+			if (parse_seconds(optarg, &c->timeout_ms) < 0) {
+				say(1, "bad --timeout '%s': expected seconds "
+				    "from 1 to %d", optarg, TIMEOUT_MAX_SECS);
+				goto bad_usage;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return CHAT_EXIT_OK;
+		case 'V':
+			printf("chat %s\nprotocol %s\n", CHAT_VERSION,
+			    CHAT_PROTOCOL);
+			return CHAT_EXIT_OK;
+		case ':':
+			say(1, "option '%s' needs an argument",
+			    argv[optind - 1]);
+			goto bad_usage;
+		default:
+			say(1, "unknown option '%s'", argv[optind - 1]);
+			goto bad_usage;
+		}
+	}
+	if (optind < argc) {
+		say(1, "unexpected argument '%s'", argv[optind]);
+		goto bad_usage;
+	}
+	if (mode == 0) {
+		say(1, "say --listen [ADDR:]PORT or --connect HOST:PORT");
+		goto bad_usage;
+	}
+	if (once && mode != 'l') {
+		say(1, "--once needs --listen");
+		goto bad_usage;
+	}
+	why = endpoint_parse(spec, mode == 'l' ? ENDPOINT_LISTEN :
+	    ENDPOINT_CONNECT, &ep);
+	if (why != NULL) {
+		say(1, "bad endpoint '%s': %s", spec, why);
+		goto bad_usage;
+	}
+
+	stdfds_init();
+	signals_init();
+	chat_init(c, STDIN_FILENO, STDOUT_FILENO);
+	c->listening = mode == 'l';
+	c->once = once;
+	snprintf(c->where, sizeof(c->where), "%s", spec);
+	if (c->in_tty)
+		term_init(c->in_fd);
+
+	if (c->listening) {
+		c->listen_fd = net_listen(&ep, spec);
+		if (c->listen_fd < 0)
+			return CHAT_EXIT_NET;
+	} else {
+		fd = net_connect(c, &ep);
+		if (fd < 0 && stop_signal)
+			chat_stop(c);
+		if (fd < 0)
+			return c->status;
+		chat_start(c, fd);
+	}
+	term_quiet();
+	status = chat_loop(c);
+	term_restore();
+	return status;
+
+bad_usage:
+	usage(stderr);
+	return CHAT_EXIT_USAGE;
+}

@@ -1,0 +1,406 @@
+/*
+ * unit.c - unit tests of chat's pure parts, through chat.h: line framing,
+ * frame parsing, endpoint parsing and display escaping. Built against
+ * chat.c itself (its main renamed); ends with "N passed, N failed".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+
+static int passed, failed;
+
+#define CHECK(cond) check((cond), #cond, __FILE__, __LINE__)
+
+static void
+check(int ok, const char *what, const char *file, int line)
+{
+	if (ok) {
+		passed++;
+		return;
+	}
+	failed++;
+	printf("FAIL %s:%d: %s\n", file, line, what);
+}
+
+/* Whether a (len) equals the C string b exactly. */
+static int
+same(const char *a, size_t len, const char *b)
+{
+	return len == strlen(b) && memcmp(a, b, len) == 0;
+}
+
+/* === Line framing ======================================================== */
+
+/* Feed bytes into lb in chunks of at most chunk bytes, collecting every
+ * result of linebuf_next into out as "line|" or "!|" (too long). */
+static void
+feed(struct linebuf *lb, const char *in, size_t len, size_t chunk,
+    char *out, size_t outsize)
+{
+	const char *line;
+	size_t room, n, used = 0, ll;
+	enum line_result r;
+	char *space;
+
+	out[0] = '\0';
+	while (len > 0) {
+		space = linebuf_space(lb, &room);
+		n = len < chunk ? len : chunk;
+		n = n < room ? n : room;
+		memcpy(space, in, n);
+		linebuf_fill(lb, n);
+		in += n;
+		len -= n;
+		while ((r = linebuf_next(lb, &line, &ll)) != LINE_NONE) {
+			if (r == LINE_TOOLONG)
+				used += snprintf(out + used, outsize - used,
+				    "!|");
+			else
+				used += snprintf(out + used, outsize - used,
+				    "%.*s|", (int)ll, line);
+		}
+	}
+}
+
+static void
+test_lines_split_on_lf_in_any_chunking(void)
+{
+	static const char in[] = "MSG one\nMSG two\r\n\nQUIT\n";
+	struct linebuf lb;
+	char out[256];
+	size_t chunk;
+
+	for (chunk = 1; chunk <= sizeof(in); chunk++) {
+		linebuf_init(&lb, CHAT_FRAME_MAX);
+		feed(&lb, in, sizeof(in) - 1, chunk, out, sizeof(out));
+		CHECK(strcmp(out, "MSG one|MSG two||QUIT|") == 0);
+	}
+}
+
+static void
+test_lines_only_the_cr_before_lf_is_dropped(void)
+{
+	struct linebuf lb;
+	char out[64];
+
+	linebuf_init(&lb, CHAT_FRAME_MAX);
+	feed(&lb, "a\rb\r\r\n\r\n", 8, 100, out, sizeof(out));
+	CHECK(strcmp(out, "a\rb\r||") == 0);
+}
+
+static void
+test_lines_keep_nul_bytes(void)
+{
+	struct linebuf lb;
+	const char *line;
+	size_t len;
+	char *space;
+	size_t room;
+
+	linebuf_init(&lb, CHAT_FRAME_MAX);
+	space = linebuf_space(&lb, &room);
+	memcpy(space, "a\0b\n", 4);
+	linebuf_fill(&lb, 4);
+	CHECK(linebuf_next(&lb, &line, &len) == LINE_OK);
+	CHECK(len == 3 && memcmp(line, "a\0b", 3) == 0);
+}
+
+/* A line of exactly max bytes passes; max + 1 is dropped, the next line
+ * is still found, whichever way the bytes arrive. */
+static void
+test_lines_limit_is_exact(void)
+{
+	const size_t max = CHAT_FRAME_MAX;
+	size_t total = 2 * max + 16, chunk, i;
+	char *in = malloc(total);
+	char out[128];
+	struct linebuf lb;
+	const char *line;
+	size_t len;
+	char *space;
+	size_t room;
+
+	if (in == NULL)
+		abort();
+	/* max bytes + CRLF: accepted */
+	memset(in, 'a', max);
+	memcpy(in + max, "\r\n", 2);
+	linebuf_init(&lb, max);
+	space = linebuf_space(&lb, &room);
+	CHECK(room >= max + 2);
+	memcpy(space, in, max + 2);
+	linebuf_fill(&lb, max + 2);
+	CHECK(linebuf_next(&lb, &line, &len) == LINE_OK);
+	CHECK(len == max && line[0] == 'a' && line[max - 1] == 'a');
+
+	/* max + 1 bytes, LF, then "ok": one drop, then "ok" */
+	for (chunk = 1000; chunk <= total; chunk *= 7) {
+		i = max + 1;
+		memset(in, 'b', i);
+		memcpy(in + i, "\nok\n", 4);
+		linebuf_init(&lb, max);
+		feed(&lb, in, i + 4, chunk, out, sizeof(out));
+		CHECK(strcmp(out, "!|ok|") == 0);
+	}
+	free(in);
+}
+
+/* A line that never ends is reported once and costs no more than the
+ * buffer, however much of it comes. */
+static void
+test_lines_endless_line_is_dropped_once(void)
+{
+	static char block[8192];
+	struct linebuf lb;
+	const char *line;
+	size_t len, room, toolong = 0, i;
+	enum line_result r;
+	char *space;
+
+	memset(block, 'x', sizeof(block));
+	linebuf_init(&lb, CHAT_FRAME_MAX);
+	for (i = 0; i < 100; i++) {
+		space = linebuf_space(&lb, &room);
+		CHECK(room > 0);
+		memcpy(space, block, room < sizeof(block) ? room :
+		    sizeof(block));
+		linebuf_fill(&lb, room < sizeof(block) ? room : sizeof(block));
+		while ((r = linebuf_next(&lb, &line, &len)) != LINE_NONE)
+			toolong += r == LINE_TOOLONG;
+	}
+	CHECK(toolong == 1);
+	space = linebuf_space(&lb, &room);
+	memcpy(space, "tail\nnext\n", 10);
+	linebuf_fill(&lb, 10);
+	CHECK(linebuf_next(&lb, &line, &len) == LINE_OK);
+	CHECK(same(line, len, "next"));
+}
+
+static void
+test_lines_rest_returns_the_unterminated_last_line(void)
+{
+	struct linebuf lb;
+	const char *line;
+	size_t len, room;
+	char *space;
+
+	linebuf_init(&lb, CHAT_TEXT_MAX);
+	space = linebuf_space(&lb, &room);
+	memcpy(space, "one\ntwo\r", 8);
+	linebuf_fill(&lb, 8);
+	CHECK(linebuf_rest(&lb, &line, &len) == LINE_OK);
+	CHECK(same(line, len, "one"));
+	CHECK(linebuf_rest(&lb, &line, &len) == LINE_OK);
+	CHECK(same(line, len, "two"));
+	CHECK(linebuf_rest(&lb, &line, &len) == LINE_NONE);
+	CHECK(!linebuf_pending(&lb));
+}
+
+/* === Frames ============================================================== */
+
+static void
+test_frame_parse_splits_verb_and_payload(void)
+{
+	const char *p;
+	size_t n;
+
+	CHECK(frame_parse("MSG hi there", 12, &p, &n) == VERB_MSG);
+	CHECK(same(p, n, "hi there"));
+	CHECK(frame_parse("MSG", 3, &p, &n) == VERB_MSG && n == 0);
+	CHECK(frame_parse("MSG ", 4, &p, &n) == VERB_MSG && n == 0);
+	CHECK(frame_parse("MSG  x", 6, &p, &n) == VERB_MSG);
+	CHECK(same(p, n, " x"));
+	CHECK(frame_parse("HELLO chat/1", 12, &p, &n) == VERB_HELLO);
+	CHECK(same(p, n, "chat/1"));
+	CHECK(frame_parse("QUIT", 4, &p, &n) == VERB_QUIT);
+	CHECK(frame_parse("BUSY", 4, &p, &n) == VERB_BUSY);
+	CHECK(frame_parse("ERR out of turn", 15, &p, &n) == VERB_ERR);
+	CHECK(same(p, n, "out of turn"));
+}
+
+static void
+test_frame_parse_verbs_are_exact(void)
+{
+	const char *p;
+	size_t n;
+
+	CHECK(frame_parse("msg hi", 6, &p, &n) == VERB_UNKNOWN);
+	CHECK(frame_parse("MSGX hi", 7, &p, &n) == VERB_UNKNOWN);
+	CHECK(frame_parse("MS", 2, &p, &n) == VERB_UNKNOWN);
+	CHECK(frame_parse("", 0, &p, &n) == VERB_UNKNOWN);
+	CHECK(frame_parse(" MSG", 4, &p, &n) == VERB_UNKNOWN);
+	CHECK(frame_parse("MSG\0", 4, &p, &n) == VERB_UNKNOWN);
+	CHECK(frame_parse("GET / HTTP/1.1", 14, &p, &n) == VERB_UNKNOWN);
+}
+
+static void
+test_hello_speaks_finds_our_version_in_the_list(void)
+{
+	CHECK(hello_speaks("chat/1", 6));
+	CHECK(hello_speaks("chat/2 chat/1", 13));
+	CHECK(!hello_speaks("chat/2", 6));
+	CHECK(!hello_speaks("chat/10", 7));
+	CHECK(!hello_speaks("chat/", 5));
+	CHECK(!hello_speaks("", 0));
+	CHECK(!hello_speaks("xchat/1", 7));
+}
+
+/* === Endpoints =========================================================== */
+
+static void
+test_endpoint_accepts_the_documented_forms(void)
+{
+	struct endpoint ep;
+
+	CHECK(endpoint_parse("5000", ENDPOINT_LISTEN, &ep) == NULL);
+	CHECK(strcmp(ep.host, "") == 0 && strcmp(ep.port, "5000") == 0);
+	CHECK(endpoint_parse("0", ENDPOINT_LISTEN, &ep) == NULL);
+	CHECK(strcmp(ep.port, "0") == 0);
+	CHECK(endpoint_parse("127.0.0.1:0", ENDPOINT_LISTEN, &ep) == NULL);
+	CHECK(strcmp(ep.host, "127.0.0.1") == 0);
+	CHECK(endpoint_parse("localhost:5000", ENDPOINT_CONNECT, &ep) == NULL);
+	CHECK(strcmp(ep.host, "localhost") == 0);
+	CHECK(strcmp(ep.port, "5000") == 0);
+	CHECK(endpoint_parse("[::1]:65535", ENDPOINT_CONNECT, &ep) == NULL);
+	CHECK(strcmp(ep.host, "::1") == 0 && strcmp(ep.port, "65535") == 0);
+	CHECK(endpoint_parse("[fe80::1%lo]:7", ENDPOINT_CONNECT, &ep) == NULL);
+	CHECK(strcmp(ep.host, "fe80::1%lo") == 0);
+	CHECK(endpoint_parse("host:007", ENDPOINT_CONNECT, &ep) == NULL);
+	CHECK(strcmp(ep.port, "7") == 0);
+}
+
+static void
+test_endpoint_rejects_bad_ports_and_hosts(void)
+{
+	static const char *bad_connect[] = {
+		"5000", "host", "host:", ":5000", "host:0", "host:65536",
+		"host:-1", "host:abc", "host:50x", "host:+5", "host: 5",
+		"host:99999999999999999999", "[::1", "[::1]", "[::1]5000",
+		"::1:5000", "[]:5000", "",
+	};
+	static const char *bad_listen[] = {
+		"65536", "-1", "abc", "", ":", "[::1", "::1:5000", "5000x",
+	};
+	struct endpoint ep;
+	char longhost[CHAT_HOST_MAX + 16];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_connect) / sizeof(bad_connect[0]); i++)
+		if (endpoint_parse(bad_connect[i], ENDPOINT_CONNECT, &ep)
+		    == NULL)
+			CHECK(!"connect endpoint accepted" || !bad_connect[i]);
+	for (i = 0; i < sizeof(bad_listen) / sizeof(bad_listen[0]); i++)
+		if (endpoint_parse(bad_listen[i], ENDPOINT_LISTEN, &ep) == NULL)
+			CHECK(!"listen endpoint accepted" || !bad_listen[i]);
+	memset(longhost, 'h', CHAT_HOST_MAX + 1);
+	strcpy(longhost + CHAT_HOST_MAX + 1, ":80");
+	CHECK(endpoint_parse(longhost, ENDPOINT_CONNECT, &ep) != NULL);
+	CHECK(strcmp(endpoint_parse("[::1", ENDPOINT_CONNECT, &ep),
+	    "missing ']' after an IPv6 address") == 0);
+	CHECK(strcmp(endpoint_parse("::1:80", ENDPOINT_CONNECT, &ep),
+	    "IPv6 addresses go in brackets, as in [::1]:5000") == 0);
+}
+
+/* === Display escaping ==================================================== */
+
+/* Escape in (len bytes) and compare with the C string want. */
+static int
+escapes_to(const char *in, size_t len, const char *want)
+{
+	char out[CHAT_ESCAPED_MAX(64)];
+	size_t n;
+
+	if (len > 64)
+		return 0;
+	n = display_escape(out, in, len);
+	if (!same(out, n, want))
+		printf("     got \"%.*s\", want \"%s\"\n", (int)n, out, want);
+	return same(out, n, want);
+}
+
+#define ESCAPES(lit, want) escapes_to(lit, sizeof(lit) - 1, want)
+
+static void
+test_escape_keeps_plain_text_and_valid_utf8(void)
+{
+	CHECK(ESCAPES("Hello, client!", "Hello, client!"));
+	CHECK(ESCAPES("tab\there", "tab\there"));
+	CHECK(ESCAPES("caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80",
+	    "caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80"));
+	CHECK(ESCAPES("\xc2\xa0\xdf\xbf\xef\xbf\xbd\xf4\x8f\xbf\xbf",
+	    "\xc2\xa0\xdf\xbf\xef\xbf\xbd\xf4\x8f\xbf\xbf"));
+	CHECK(ESCAPES("back\\slash", "back\\slash"));
+	CHECK(ESCAPES("", ""));
+}
+
+static void
+test_escape_shows_controls_as_hex(void)
+{
+	CHECK(ESCAPES("\x1b[2J", "\\x1b[2J"));
+	CHECK(ESCAPES("\x1b]0;title\x07", "\\x1b]0;title\\x07"));
+	CHECK(ESCAPES("a\rb\bc", "a\\x0db\\x08c"));
+	CHECK(ESCAPES("nul\0here", "nul\\x00here"));
+	CHECK(ESCAPES("\x7f\x01\x1f", "\\x7f\\x01\\x1f"));
+	CHECK(ESCAPES("\x9b" "31m", "\\x9b31m"));
+}
+
+static void
+test_escape_shows_c1_and_bidi_code_points(void)
+{
+	CHECK(ESCAPES("\xc2\x9b" "31m", "\\u009b31m"));
+	CHECK(ESCAPES("\xc2\x80\xc2\x9f", "\\u0080\\u009f"));
+	CHECK(ESCAPES("\xe2\x80\xae" "evil", "\\u202eevil"));
+	CHECK(ESCAPES("\xe2\x80\xaa\xe2\x81\xa6\xe2\x81\xa9",
+	    "\\u202a\\u2066\\u2069"));
+	CHECK(ESCAPES("\xe2\x80\xa9\xe2\x81\xaa", "\xe2\x80\xa9\xe2\x81\xaa"));
+}
+
+static void
+test_escape_shows_invalid_utf8_bytewise_and_keeps_the_rest(void)
+{
+	CHECK(ESCAPES("\xff ok", "\\xff ok"));
+	CHECK(ESCAPES("\xc0\xaf", "\\xc0\\xaf"));		/* overlong / */
+	CHECK(ESCAPES("\xe0\x80\xaf", "\\xe0\\x80\\xaf"));	/* overlong */
+	CHECK(ESCAPES("\xf0\x80\x80\xaf", "\\xf0\\x80\\x80\\xaf"));
+	CHECK(ESCAPES("\xed\xa0\x80", "\\xed\\xa0\\x80"));	/* surrogate */
+	CHECK(ESCAPES("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"));
+	CHECK(ESCAPES("\xc3", "\\xc3"));			/* truncated */
+	CHECK(ESCAPES("\xe4\xb8", "\\xe4\\xb8"));
+	CHECK(ESCAPES("\xe4\xb8" "a", "\\xe4\\xb8a"));
+	CHECK(ESCAPES("\x80z", "\\x80z"));
+}
+
+/* The worst case fills CHAT_ESCAPED_MAX exactly, never more. */
+static void
+test_escape_worst_case_fits_the_documented_bound(void)
+{
+	char in[64], out[CHAT_ESCAPED_MAX(64)];
+
+	memset(in, 0x01, sizeof(in));
+	CHECK(display_escape(out, in, sizeof(in)) == CHAT_ESCAPED_MAX(64));
+}
+
+int
+main(void)
+{
+	test_lines_split_on_lf_in_any_chunking();
+	test_lines_only_the_cr_before_lf_is_dropped();
+	test_lines_keep_nul_bytes();
+	test_lines_limit_is_exact();
+	test_lines_endless_line_is_dropped_once();
+	test_lines_rest_returns_the_unterminated_last_line();
+	test_frame_parse_splits_verb_and_payload();
+	test_frame_parse_verbs_are_exact();
+	test_hello_speaks_finds_our_version_in_the_list();
+	test_endpoint_accepts_the_documented_forms();
+	test_endpoint_rejects_bad_ports_and_hosts();
+	test_escape_keeps_plain_text_and_valid_utf8();
+	test_escape_shows_controls_as_hex();
+	test_escape_shows_c1_and_bidi_code_points();
+	test_escape_shows_invalid_utf8_bytewise_and_keeps_the_rest();
+	test_escape_worst_case_fits_the_documented_bound();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
