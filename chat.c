@@ -131,6 +131,8 @@ static void	 usage(FILE *);
 
 /* Set by on_signal() to the stop signal that arrived; the loop acts on it. */
 static volatile sig_atomic_t stop_signal;
+/* Set on SIGCONT: after Ctrl-Z and fg the shell may have reset the terminal. */
+static volatile sig_atomic_t resumed;
 /* The signal mask ppoll() waits with: our stop signals unblocked. */
 static sigset_t wait_mask;
 /* The terminal's settings when we started, restored on every way out. */
@@ -612,19 +614,22 @@ term_restore(void)
 static void
 on_signal(int sig)
 {
-	stop_signal = sig;
+	if (sig == SIGCONT)
+		resumed = 1;
+	else
+		stop_signal = sig;
 }
 
 /*
  * SIGPIPE is ignored: a vanished peer or reader is an error to report,
- * not a death. The stop signals stay blocked except inside ppoll(), so
- * one arriving between a check of stop_signal and the wait cannot be
- * missed.
+ * not a death. The caught signals stay blocked except inside ppoll(), so
+ * one arriving between a check of its flag and the wait cannot be missed
+ * (a blocked SIGCONT still continues the process).
  */
 static void
 signals_init(void)
 {
-	static const int stops[] = { SIGINT, SIGTERM, SIGHUP };
+	static const int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGCONT };
 	struct sigaction sa;
 	sigset_t block;
 	size_t i;
@@ -635,13 +640,13 @@ signals_init(void)
 	sa.sa_handler = on_signal;	/* no SA_RESTART: wake ppoll() */
 	sigemptyset(&sa.sa_mask);
 	sigemptyset(&block);
-	for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
-		sigaction(stops[i], &sa, NULL);
-		sigaddset(&block, stops[i]);
+	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++) {
+		sigaction(caught[i], &sa, NULL);
+		sigaddset(&block, caught[i]);
 	}
 	sigprocmask(SIG_BLOCK, &block, &wait_mask);
-	for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
-		sigdelset(&wait_mask, stops[i]);
+	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
+		sigdelset(&wait_mask, caught[i]);
 }
 
 /*
@@ -1303,6 +1308,14 @@ chat_loop(struct chat *c)
 			chat_stop(c);
 			return c->status;
 		}
+		if (resumed) {		/* back from Ctrl-Z: our mode again */
+			resumed = 0;
+			if (c->turn == TURN_OURS && c->in_tty) {
+				term_restore();
+				chat_prompt();
+			} else
+				term_quiet();
+		}
 		/* Lines read ahead wait for our turn; take them now. */
 		while (c->turn == TURN_OURS && chat_our_line(c))
 			continue;
@@ -1434,7 +1447,7 @@ main(int argc, char **argv)
 		goto bad_usage;
 	}
 	if (mode == 0) {
-		say(1, "say --listen [ADDR:]PORT or --connect HOST:PORT");
+		say(1, "missing --listen [ADDR:]PORT or --connect HOST:PORT");
 		goto bad_usage;
 	}
 	if (once && mode != 'l') {
