@@ -973,6 +973,11 @@ chat_quit(struct chat *c, int status)
 static void
 chat_peer_gone(struct chat *c, int err)
 {
+	if (err == EINTR && stop_signal) {
+		/* Not the peer's doing: the loop reports the signal. */
+		chat_end(c, CHAT_EXIT_SIGNAL, END_CLOSE);
+		return;
+	}
 	if (err == 0 || err == EPIPE)
 		say(1, "peer %s closed the connection", c->peer_name);
 	else
