@@ -111,6 +111,7 @@ static void	 chat_our_turn(struct chat *);
 static void	 chat_show(struct chat *, const char *, size_t);
 static void	 chat_stop(struct chat *);
 static int	 io_write_all(int, struct iovec *, int, long long);
+static int	 io_write_local(int, struct iovec *, int);
 static int	 net_connect(struct chat *, const struct endpoint *);
 static void	 net_drain(int);
 static int	 net_listen(const struct endpoint *, const char *);
@@ -131,6 +132,8 @@ static void	 usage(FILE *);
 
 /* Set by on_signal() to the stop signal that arrived; the loop acts on it. */
 static volatile sig_atomic_t stop_signal;
+/* Stop signals so far: a write sees from it that one came meanwhile. */
+static volatile sig_atomic_t stop_count;
 /* Set on SIGCONT: after Ctrl-Z and fg the shell may have reset the terminal. */
 static volatile sig_atomic_t resumed;
 /* The signal mask ppoll() waits with: our stop signals unblocked. */
@@ -181,6 +184,7 @@ static void
 say(int error, const char *fmt, ...)
 {
 	char line[SAY_MAX];
+	struct iovec iov;
 	va_list ap;
 	int n = 0, m;
 
@@ -198,8 +202,9 @@ say(int error, const char *fmt, ...)
 	if (n > (int)sizeof(line) - 2)	/* cut: still end the line */
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	if (write(STDERR_FILENO, line, n) < 0)
-		return;
+	iov.iov_base = line;
+	iov.iov_len = n;
+	io_write_local(STDERR_FILENO, &iov, 1);
 }
 
 static void
@@ -232,34 +237,36 @@ usage(FILE *out)
 
 /*
  * Write all of iov to fd, across partial writes and EINTR. A non-blocking
- * fd that is full is waited for until deadline (-1: no limit). Returns 0,
- * or -1 with errno (ETIMEDOUT at the deadline, EINTR on a stop signal).
+ * fd that is full is waited for until deadline (-1: no limit). A stop
+ * signal arriving meanwhile ends the wait. Returns 0, or -1 with errno
+ * (ETIMEDOUT at the deadline, EINTR on a stop signal).
  */
 static int
 io_write_all(int fd, struct iovec *iov, int iovcnt, long long deadline)
 {
+	sig_atomic_t stops = stop_count;
 	struct pollfd pfd;
 	struct timespec ts;
 	ssize_t n;
 
 	while (iovcnt > 0) {
 		n = writev(fd, iov, iovcnt);
+		if (stop_count != stops) {
+			errno = EINTR;
+			return -1;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
 			if (deadline >= 0 && now_ms() >= deadline) {
 				errno = ETIMEDOUT;
 				return -1;
 			}
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
 			if (ppoll(&pfd, 1, wait_until(deadline, &ts),
 			    &wait_mask) < 0 && errno != EINTR)
 				return -1;
-			if (stop_signal) {
-				errno = EINTR;
-				return -1;
-			}
 			continue;
 		}
 		if (n < 0)
@@ -272,6 +279,24 @@ io_write_all(int fd, struct iovec *iov, int iovcnt, long long deadline)
 		}
 	}
 	return 0;
+}
+
+/*
+ * Write all of iov to stdout or stderr. These block, and may block for
+ * good (a reader that stopped, a terminal paused with Ctrl-S), so the stop
+ * signals are let in meanwhile: Ctrl-C must still work. Returns as
+ * io_write_all().
+ */
+static int
+io_write_local(int fd, struct iovec *iov, int iovcnt)
+{
+	sigset_t held;
+	int r;
+
+	sigprocmask(SIG_SETMASK, &wait_mask, &held);
+	r = io_write_all(fd, iov, iovcnt, -1);
+	sigprocmask(SIG_SETMASK, &held, NULL);
+	return r;
 }
 
 /* === Line framing ========================================================= */
@@ -363,8 +388,6 @@ linebuf_rest(struct linebuf *lb, const char **line, size_t *len)
 	if (!linebuf_pending(lb))
 		return LINE_NONE;
 	n = lb->len - lb->start;
-	if (lb->data[lb->len - 1] == '\r')
-		n--;
 	*line = lb->data + lb->start;
 	*len = n;
 	lb->start = lb->scanned = lb->len;
@@ -400,17 +423,19 @@ int
 hello_speaks(const char *payload, size_t plen)
 {
 	const size_t want = sizeof(CHAT_PROTOCOL) - 1;
-	const char *end = payload + plen, *word, *space;
+	const char *word = payload, *end = payload + plen, *space;
 
-	for (word = payload; word < end; word = space + 1) {
+	for (;;) {
 		space = memchr(word, ' ', end - word);
 		if (space == NULL)
 			space = end;
 		if ((size_t)(space - word) == want &&
 		    memcmp(word, CHAT_PROTOCOL, want) == 0)
 			return 1;
+		if (space == end)
+			return 0;
+		word = space + 1;
 	}
-	return 0;
 }
 
 /* === Endpoints ============================================================ */
@@ -614,10 +639,12 @@ term_restore(void)
 static void
 on_signal(int sig)
 {
-	if (sig == SIGCONT)
+	if (sig == SIGCONT) {
 		resumed = 1;
-	else
-		stop_signal = sig;
+		return;
+	}
+	stop_signal = sig;
+	stop_count++;
 }
 
 /*
@@ -629,7 +656,8 @@ on_signal(int sig)
 static void
 signals_init(void)
 {
-	static const int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGCONT };
+	static const int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+		SIGCONT };
 	struct sigaction sa;
 	sigset_t block;
 	size_t i;
@@ -974,8 +1002,16 @@ static void
 chat_peer_gone(struct chat *c, int err)
 {
 	if (err == EINTR && stop_signal) {
-		/* Not the peer's doing: the loop reports the signal. */
+		/* Not the peer's doing: the loop reports the signal. A frame
+		 * may be half sent, so no QUIT can follow it. */
 		chat_end(c, CHAT_EXIT_SIGNAL, END_CLOSE);
+		return;
+	}
+	if (err == ETIMEDOUT) {		/* from a send: it stopped reading */
+		say(1, "peer %s: not reading: no room to send within %lld "
+		    "second%s", c->peer_name, c->timeout_ms / 1000,
+		    c->timeout_ms == 1000 ? "" : "s");
+		chat_end(c, CHAT_EXIT_TIMEOUT, END_CLOSE);
 		return;
 	}
 	if (err == 0 || err == EPIPE)
@@ -1032,7 +1068,9 @@ chat_our_turn(struct chat *c)
 static void
 chat_prompt(void)
 {
-	if (write(STDERR_FILENO, PROMPT, sizeof(PROMPT) - 1) > 0)
+	struct iovec iov = { PROMPT, sizeof(PROMPT) - 1 };
+
+	if (io_write_local(STDERR_FILENO, &iov, 1) == 0)
 		prompt_open = 1;
 }
 
@@ -1058,7 +1096,7 @@ chat_show(struct chat *c, const char *text, size_t len)
 	shown[n++] = '\n';
 	iov[0].iov_base = shown;
 	iov[0].iov_len = n;
-	if (io_write_all(c->out_fd, iov, 1, -1) == 0)
+	if (io_write_local(c->out_fd, iov, 1) == 0)
 		return;
 	if (errno == EINTR)		/* a stop signal: the loop handles it */
 		return;
@@ -1272,7 +1310,8 @@ static void
 chat_stop(struct chat *c)
 {
 	const char *name = stop_signal == SIGINT ? "SIGINT" :
-	    stop_signal == SIGTERM ? "SIGTERM" : "SIGHUP";
+	    stop_signal == SIGTERM ? "SIGTERM" :
+	    stop_signal == SIGQUIT ? "SIGQUIT" : "SIGHUP";
 
 	say(1, "interrupted by %s", name);
 	if (c->peer_fd >= 0 && (c->listening || c->turn != TURN_HELLO)) {
@@ -1309,10 +1348,6 @@ chat_loop(struct chat *c)
 	int want_stdin;
 
 	for (;;) {
-		if (stop_signal) {
-			chat_stop(c);
-			return c->status;
-		}
 		if (resumed) {		/* back from Ctrl-Z: our mode again */
 			resumed = 0;
 			if (c->turn == TURN_OURS && c->in_tty) {
@@ -1322,8 +1357,13 @@ chat_loop(struct chat *c)
 				term_quiet();
 		}
 		/* Lines read ahead wait for our turn; take them now. */
-		while (c->turn == TURN_OURS && chat_our_line(c))
+		while (c->turn == TURN_OURS && chat_our_line(c) &&
+		    !stop_signal)
 			continue;
+		if (stop_signal) {
+			chat_stop(c);
+			return c->status;
+		}
 		if (c->finished && c->peer_fd < 0 && c->linger_fd < 0)
 			return c->status;
 

@@ -193,7 +193,7 @@ test_lines_rest_returns_the_unterminated_last_line(void)
 	CHECK(linebuf_rest(&lb, &line, &len) == LINE_OK);
 	CHECK(same(line, len, "one"));
 	CHECK(linebuf_rest(&lb, &line, &len) == LINE_OK);
-	CHECK(same(line, len, "two"));
+	CHECK(same(line, len, "two\r"));	/* only a CR before LF goes */
 	CHECK(linebuf_rest(&lb, &line, &len) == LINE_NONE);
 	CHECK(!linebuf_pending(&lb));
 }
