@@ -349,8 +349,10 @@ linebuf_next(struct linebuf *lb, const char **line, size_t *len)
 				lb->start = lb->scanned = lb->len = 0;
 				return LINE_NONE;
 			}
-			/* +1: the line may still end in a CR that is dropped */
-			if (lb->len - lb->start <= lb->max + 1)
+			/* max + 1 bytes may still be max and the CR before LF */
+			n = lb->len - lb->start;
+			if (n <= lb->max || (n == lb->max + 1 &&
+			    lb->data[lb->len - 1] == '\r'))
 				return LINE_NONE;
 			/* Over-long: drop it now, and the rest up to its LF. */
 			lb->start = lb->scanned = lb->len = 0;

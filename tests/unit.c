@@ -144,6 +144,21 @@ test_lines_limit_is_exact(void)
 		feed(&lb, in, i + 4, chunk, out, sizeof(out));
 		CHECK(strcmp(out, "!|ok|") == 0);
 	}
+
+	/* max + 1 bytes and no LF yet: too long already, unless the last
+	 * is a CR that may come before the LF */
+	memset(in, 'c', max + 1);
+	linebuf_init(&lb, max);
+	space = linebuf_space(&lb, &room);
+	memcpy(space, in, max + 1);
+	linebuf_fill(&lb, max + 1);
+	CHECK(linebuf_next(&lb, &line, &len) == LINE_TOOLONG);
+	in[max] = '\r';
+	linebuf_init(&lb, max);
+	space = linebuf_space(&lb, &room);
+	memcpy(space, in, max + 1);
+	linebuf_fill(&lb, max + 1);
+	CHECK(linebuf_next(&lb, &line, &len) == LINE_NONE);
 	free(in);
 }
 

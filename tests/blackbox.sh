@@ -1,0 +1,1435 @@
+#!/usr/bin/env bash
+#
+# tests/blackbox.sh - black-box tests of chat, as its user sees it.
+#
+# Each test_* function checks one behaviour the README promises, with real
+# ./chat processes on loopback: listeners on 127.0.0.1 port 0 (the real port
+# is read from their "Listening on" line), scripts on stdin, and raw chat/1
+# peers written with bash's /dev/tcp. A test asserts what the user sees: the
+# bytes on stdout, the status lines on stderr, the exit status. It waits for
+# a condition with a deadline, never for a fixed time, and every chat runs
+# under timeout(1), so a hang is a failure rather than a stuck suite.
+#
+# Usage: bash tests/blackbox.sh [test_name ...]
+# Prints PASS or FAIL for each test, then "N passed, N failed"; exits 1 if a
+# test failed. BLACKBOX_KEEP=1 keeps the work directory to look at.
+
+set -u
+export LC_ALL=C		# English error texts, "." in EPOCHREALTIME
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CHAT=$ROOT/chat
+LIMIT=10	# seconds a chat may run before timeout(1) stops it
+WAIT=5		# seconds to wait for an expected line or event
+TEXT_MAX=65532	# CHAT_TEXT_MAX: the longest message text
+
+declare -A PID	# role -> pid of the timeout(1) that runs the role's chat
+USAGE=0		# usage_error calls so far, to name their files
+WORK=		# the suite's temporary directory
+T=		# the current test's directory in WORK
+
+# === Reporting ===============================================================
+
+# fail WHY: end the current test (it runs in a subshell) as failed.
+fail() {
+	printf '%s\n' "$*" > "$T/why"
+	exit 1
+}
+
+# show FILE: FILE's first bytes, quoted on one line, for a failure message.
+show() {
+	local text
+
+	[[ -e $1 ]] || { printf '(no file %s)' "$1"; return; }
+	text=$(head -c 240 -- "$1" | cat -v)
+	text=${text//$'\n'/'\n'}
+	printf '"%s" (%s bytes)' "$text" "$(wc -c < "$1")"
+}
+
+# === Waiting with a deadline =================================================
+
+# until_deadline SECS COMMAND...: re-run COMMAND every 20 ms until it
+# succeeds (true) or SECS seconds have passed (false).
+until_deadline() {
+	local end=$(( ${EPOCHREALTIME/./} + $1 * 1000000 ))
+
+	shift
+	until "$@"; do
+		(( ${EPOCHREALTIME/./} < end )) || return 1
+		sleep 0.02
+	done
+}
+
+# has_line FILE TEXT: whether FILE holds TEXT as a whole, complete line.
+has_line() {
+	local line
+
+	[[ -f $1 ]] || return 1
+	while IFS= read -r line; do
+		[[ $line == "$2" ]] && return 0
+	done < "$1"
+	return 1
+}
+
+# has_line_re FILE ERE: whether a complete line of FILE matches ERE as a
+# whole; MATCH is set to the first such line.
+has_line_re() {
+	local line re="^($2)\$"
+
+	[[ -f $1 ]] || return 1
+	while IFS= read -r line; do
+		if [[ $line =~ $re ]]; then
+			MATCH=$line
+			return 0
+		fi
+	done < "$1"
+	return 1
+}
+
+# wait_line FILE TEXT: wait until FILE holds the line TEXT.
+wait_line() {
+	until_deadline "$WAIT" has_line "$1" "$2" ||
+	    fail "no line \"$2\" in $1 within $WAIT s; it holds $(show "$1")"
+}
+
+# wait_line_re FILE ERE: wait until a line of FILE matches ERE; set MATCH.
+wait_line_re() {
+	until_deadline "$WAIT" has_line_re "$1" "$2" ||
+	    fail "no line matching /$2/ in $1 within $WAIT s;" \
+	    "it holds $(show "$1")"
+}
+
+# === Assertions on what the user sees ========================================
+
+# expect_bytes FILE FORMAT [ARG...]: FILE holds exactly the bytes that
+# printf FORMAT ARG... writes.
+expect_bytes() {
+	local file=$1
+
+	shift
+	printf "$@" > "$file.want"
+	cmp -s -- "$file" "$file.want" ||
+	    fail "$file is $(show "$file"), expected $(show "$file.want")"
+}
+
+# expect_line FILE TEXT: FILE holds the line TEXT.
+expect_line() {
+	has_line "$1" "$2" ||
+	    fail "no line \"$2\" in $1; it holds $(show "$1")"
+}
+
+# expect_line_re FILE ERE: a line of FILE matches ERE; set MATCH.
+expect_line_re() {
+	has_line_re "$1" "$2" ||
+	    fail "no line matching /$2/ in $1; it holds $(show "$1")"
+}
+
+# expect_no_line_re FILE ERE: no line of FILE matches ERE.
+expect_no_line_re() {
+	if has_line_re "$1" "$2"; then
+		fail "unexpected line \"$MATCH\" in $1"
+	fi
+}
+
+# expect_count FILE TEXT N: FILE holds the line TEXT exactly N times.
+expect_count() {
+	local line count=0
+
+	while IFS= read -r line; do
+		[[ $line == "$2" ]] && (( ++count ))
+	done < "$1"
+	(( count == $3 )) ||
+	    fail "$count lines \"$2\" in $1, expected $3; it holds $(show "$1")"
+}
+
+# usage_in FILE: whether FILE holds chat's usage, as the README shows it.
+usage_in() {
+	grep -Fq -- 'chat --listen [ADDR:]PORT [--once] [--timeout SECS]' "$1" &&
+	    grep -Fq -- 'chat --connect HOST:PORT [--timeout SECS]' "$1"
+}
+
+# === chat processes ==========================================================
+
+# chat_start ROLE ARG...: run chat ARG... in the background under
+# timeout(1), stdin ROLE.in, stdout ROLE.out, stderr ROLE.err. It inherits
+# none of the test's own descriptors (FIFO holders, raw sockets), and
+# SIGPIPE is back to its default, as a user's shell would start it.
+chat_start() {
+	local role=$1
+
+	shift
+	(
+		trap - PIPE
+		exec timeout -k 2 "$LIMIT" "$CHAT" "$@" <"$role.in" \
+		    >"$role.out" 2>"$role.err" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
+	) &
+	PID[$role]=$!
+	echo "$!" >> "$T/pids"
+}
+
+# chat_listen ROLE ARG...: start a listener on 127.0.0.1, port 0, and set
+# PORT from its "Listening on" line.
+chat_listen() {
+	local role=$1
+
+	shift
+	chat_start "$role" --listen 127.0.0.1:0 "$@"
+	wait_line_re "$role.err" 'Listening on 127\.0\.0\.1:[0-9]+'
+	PORT=${MATCH##*:}
+}
+
+# chat_connect ROLE ARG...: start a connector to the listener on PORT.
+chat_connect() {
+	local role=$1
+
+	shift
+	chat_start "$role" --connect "127.0.0.1:$PORT" "$@"
+}
+
+# chat_finish ROLE STATUS: wait for ROLE's chat to exit; check its status.
+chat_finish() {
+	local status
+
+	wait "${PID[$1]}"
+	status=$?
+	if (( status == 124 || status == 137 )); then
+		fail "$1: chat still running after $LIMIT s, stopped;" \
+		    "stderr $(show "$1.err")"
+	fi
+	(( status == $2 )) ||
+	    fail "$1: exit status $status, expected $2; stderr $(show "$1.err")"
+}
+
+# chat_reap ROLE: wait for ROLE's chat to exit, whatever its status.
+chat_reap() {
+	wait "${PID[$1]}"
+}
+
+# chat_pid ROLE: set CPID to the pid of ROLE's chat (timeout's child).
+chat_pid() {
+	local tpid=${PID[$1]}
+
+	CPID=
+	read -r CPID _ 2>/dev/null < "/proc/$tpid/task/$tpid/children"
+	[[ $CPID ]] || fail "$1: cannot find its chat process"
+}
+
+# peer_port ROLE: set CPORT from the listener ROLE's "Connection from" line.
+peer_port() {
+	expect_line_re "$1.err" 'Connection from 127\.0\.0\.1:[0-9]+'
+	CPORT=${MATCH##*:}
+}
+
+# fifo_hold ROLE FD: make ROLE.in a FIFO held open on FD, so that ROLE's chat
+# gets input only when the test writes to FD, and end of input only when the
+# test closes FD.
+fifo_hold() {
+	mkfifo "$1.in" || fail "mkfifo $1.in failed"
+	eval "exec $2<>\"\$1.in\""
+}
+
+# long_text N CHARS: set TEXT to N bytes repeating CHARS.
+long_text() {
+	TEXT=$2
+	while (( ${#TEXT} < $1 )); do
+		TEXT=$TEXT$TEXT
+	done
+	TEXT=${TEXT:0:$1}
+}
+
+# === Raw chat/1 peers on fd 3 ================================================
+
+# sock_port FD: print the local port of the TCP socket open on FD.
+sock_port() {
+	local link hex
+
+	link=$(readlink "/proc/$BASHPID/fd/$1") || return 1
+	hex=$(awk -v inode="${link//[^0-9]/}" '
+	    $10 == inode { sub(/.*:/, "", $2); print $2; exit }' /proc/net/tcp)
+	[[ $hex ]] || return 1
+	echo $(( 16#$hex ))
+}
+
+# raw_connect [FORMAT [ARG...]]: connect a raw peer to 127.0.0.1:PORT on
+# fd 3, at once send what printf FORMAT ARG... writes, if given; RAWPORT is
+# the peer's own port, the one the listener reports.
+raw_connect() {
+	local try
+
+	exec 3<>"/dev/tcp/127.0.0.1/$PORT" ||
+	    fail "raw peer: cannot connect to 127.0.0.1:$PORT"
+	(( $# )) && raw_send "$@"
+	# /proc/net/tcp is not read atomically: while other sockets come and
+	# go, one reading of it can miss ours. So look again.
+	for try in 1 2 3 4 5; do
+		RAWPORT=$(sock_port 3) && return 0
+	done
+	fail "raw peer: cannot find its local port in /proc/net/tcp"
+}
+
+# raw_send FORMAT [ARG...]: the raw peer sends what printf writes.
+raw_send() {
+	printf "$@" >&3 || fail "raw peer: cannot send, the connection is gone"
+}
+
+# raw_expect LINE [SECS]: the next line the raw peer reads is LINE.
+raw_expect() {
+	local line status want=${1:0:80} got
+
+	IFS= read -r -t "${2:-$WAIT}" line <&3
+	status=$?
+	got=${line:0:80}
+	(( status > 128 )) &&
+	    fail "raw peer: nothing within ${2:-$WAIT} s, expected ${want@Q}"
+	(( status == 0 )) ||
+	    fail "raw peer: connection closed after ${got@Q}, expected ${want@Q}"
+	[[ $line == "$1" ]] || fail "raw peer read ${got@Q}, expected ${want@Q}"
+}
+
+# raw_expect_close: chat closes the connection; nothing more comes.
+raw_expect_close() {
+	local line status got
+
+	IFS= read -r -t "$WAIT" line <&3
+	status=$?
+	got=${line:0:80}
+	(( status > 128 )) && fail "raw peer: connection still open $WAIT s on"
+	if (( status == 0 )) || [[ $line ]]; then
+		fail "raw peer read ${got@Q}, expected the connection to close"
+	fi
+}
+
+# raw_drain: read until chat closes the connection, whatever it sends.
+raw_drain() {
+	local line status
+
+	while :; do
+		IFS= read -r -t "$WAIT" line <&3
+		status=$?
+		(( status == 0 )) && continue
+		(( status > 128 )) &&
+		    fail "raw peer: connection still open $WAIT s on"
+		return 0
+	done
+}
+
+# raw_close: the raw peer closes its connection.
+raw_close() {
+	exec 3<&-
+}
+
+# raw_hello: the raw peer reads the listener's HELLO and answers it.
+raw_hello() {
+	raw_expect 'HELLO chat/1'
+	raw_send 'HELLO chat/1\n'
+}
+
+# raw_breaks_protocol ERR FORMAT [ARG...]: the raw peer sends what printf
+# writes, is answered ERR, and the connection is closed.
+raw_breaks_protocol() {
+	local err=$1
+
+	shift
+	raw_send "$@"
+	raw_expect "$err"
+	raw_expect_close
+	raw_close
+}
+
+# raw_tells_listener FORMAT...: a raw peer sends each printf FORMAT as the
+# text of one MSG to a --once listener, which then sends QUIT and exits 0.
+raw_tells_listener() {
+	local i format
+
+	: > l.in
+	for (( i = 1; i <= $#; i++ )); do
+		printf 'turn %d\n' "$i" >> l.in
+	done
+	printf 'QUIT\n' >> l.in
+	chat_listen l --once
+	raw_connect
+	raw_hello
+	i=0
+	for format; do
+		raw_expect "MSG turn $(( ++i ))"
+		raw_send "MSG $format\n"
+	done
+	raw_expect QUIT
+	raw_expect_close
+	raw_close
+	chat_finish l 0
+}
+
+# listener_serves_next: the listener l (no --once, stdin held on fd 7) serves
+# a well-behaved chat connector next, and exits 0 when its input ends.
+listener_serves_next() {
+	printf 'ok\n' > next.in
+	chat_connect next
+	wait_line next.err "Connected to 127.0.0.1:$PORT"
+	printf 'after\nQUIT\n' >&7
+	exec 7>&-
+	chat_finish next 0
+	chat_finish l 0
+	expect_bytes next.out 'They say: after\n'
+	expect_bytes l.out 'They say: ok\n'
+}
+
+# === Conversations between two chats =========================================
+
+test_seed_conversation_scripted_on_both_sides() {
+	printf '%s\n' 'Hello, client!' "I'm well, thank you. How are you?" \
+	    'Good to hear. Bye!' > l.in
+	printf '%s\n' 'Hi back to you server! How are you doing?' \
+	    'Fine, thanks.' QUIT > c.in
+	chat_listen l --once
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: %s\n' 'Hello, client!' \
+	    "I'm well, thank you. How are you?" 'Good to hear. Bye!'
+	expect_bytes l.out 'They say: %s\n' \
+	    'Hi back to you server! How are you doing?' 'Fine, thanks.'
+	peer_port l
+	expect_bytes l.err '%s\n' "Listening on 127.0.0.1:$PORT" \
+	    "Connection from 127.0.0.1:$CPORT" 'They ended the conversation.'
+	expect_bytes c.err '%s\n' "Connected to 127.0.0.1:$PORT" \
+	    'You ended the conversation.'
+}
+
+test_quit_typed_by_listener_ends_conversation_on_both_sides() {
+	printf 'hi\nQUIT\nnever sent\n' > l.in
+	printf 'hello\nnever sent either\n' > c.in
+	chat_listen l --once
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: hi\n'
+	expect_bytes l.out 'They say: hello\n'
+	expect_line l.err 'You ended the conversation.'
+	expect_line c.err 'They ended the conversation.'
+	expect_no_line_re l.err 'They ended the conversation\.'
+	expect_no_line_re c.err 'You ended the conversation\.'
+}
+
+test_quit_typed_by_connector_ends_conversation_on_both_sides() {
+	printf 'hi\nnever sent\n' > l.in
+	printf 'QUIT\nnever sent either\n' > c.in
+	chat_listen l --once
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: hi\n'
+	expect_bytes l.out ''
+	expect_line l.err 'They ended the conversation.'
+	expect_line c.err 'You ended the conversation.'
+	expect_no_line_re l.err 'You ended the conversation\.'
+	expect_no_line_re c.err 'They ended the conversation\.'
+}
+
+test_listener_without_once_serves_next_peer_after_its_own_quit() {
+	printf 'hi\nQUIT\nagain\nQUIT\n' > l.in
+	printf 'hello\n' > c1.in
+	printf 'yo\n' > c2.in
+	chat_listen l
+	chat_connect c1
+	chat_finish c1 0
+	kill -0 "${PID[l]}" 2>/dev/null ||
+	    fail "the listener exited after its first conversation"
+	chat_connect c2
+	chat_finish c2 0
+	chat_finish l 0
+	expect_bytes c1.out 'They say: hi\n'
+	expect_bytes c2.out 'They say: again\n'
+	expect_bytes l.out 'They say: %s\n' hello yo
+	expect_count l.err 'You ended the conversation.' 2
+	expect_line c1.err 'They ended the conversation.'
+	expect_line c2.err 'They ended the conversation.'
+}
+
+test_listener_without_once_serves_next_peer_after_peer_quits() {
+	printf 'hi\nsecond\nQUIT\n' > l.in
+	printf 'QUIT\n' > c1.in
+	printf 'bye\n' > c2.in
+	chat_listen l
+	chat_connect c1
+	chat_finish c1 0
+	kill -0 "${PID[l]}" 2>/dev/null ||
+	    fail "the listener exited after its first conversation"
+	chat_connect c2
+	chat_finish c2 0
+	chat_finish l 0
+	expect_bytes c1.out 'They say: hi\n'
+	expect_bytes c2.out 'They say: second\n'
+	expect_bytes l.out 'They say: bye\n'
+	expect_line l.err 'They ended the conversation.'
+	expect_line l.err 'You ended the conversation.'
+	expect_line c1.err 'You ended the conversation.'
+}
+
+test_listener_script_spans_conversations_and_exits_when_input_ends() {
+	printf 'a1\na2\na3\na4\n' > l.in
+	printf 'QUIT\n' > c1.in
+	printf 'b2\nQUIT\n' > c2.in
+	printf 'b3\n' > c3.in
+	chat_listen l
+	chat_connect c1
+	chat_finish c1 0
+	chat_connect c2
+	chat_finish c2 0
+	chat_connect c3
+	chat_finish c3 0
+	chat_finish l 0
+	expect_bytes c1.out 'They say: a1\n'
+	expect_bytes c2.out 'They say: %s\n' a2 a3
+	expect_bytes c3.out 'They say: a4\n'
+	expect_bytes l.out 'They say: %s\n' b2 b3
+	expect_count l.err 'They ended the conversation.' 2
+	expect_count l.err 'You ended the conversation.' 1
+	expect_line c3.err 'They ended the conversation.'
+}
+
+test_listener_with_empty_input_exits_0_without_a_peer() {
+	: > l.in
+	chat_start l --listen 127.0.0.1:0
+	chat_finish l 0
+	expect_bytes l.out ''
+}
+
+test_short_options_in_any_order() {
+	printf 'hi\nQUIT\n' > l.in
+	printf 'hello\n' > c.in
+	chat_start l -t 5 --once -l 127.0.0.1:0
+	wait_line_re l.err 'Listening on 127\.0\.0\.1:[0-9]+'
+	PORT=${MATCH##*:}
+	chat_start c -c "127.0.0.1:$PORT" -t 5
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: hi\n'
+	expect_bytes l.out 'They say: hello\n'
+}
+
+# === Scripts: end of input, last lines, CRLF, long lines =====================
+
+test_end_of_listener_input_acts_as_quit() {
+	printf 'one\n' > l.in
+	printf 'two\nnever sent\n' > c.in
+	chat_listen l --once
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: one\n'
+	expect_bytes l.out 'They say: two\n'
+	expect_line l.err 'You ended the conversation.'
+	expect_line c.err 'They ended the conversation.'
+}
+
+test_end_of_connector_input_acts_as_quit() {
+	printf 'one\ntwo\nnever sent\n' > l.in
+	printf 'x\n' > c.in
+	chat_listen l --once
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: %s\n' one two
+	expect_bytes l.out 'They say: x\n'
+	expect_line c.err 'You ended the conversation.'
+	expect_line l.err 'They ended the conversation.'
+}
+
+test_closed_stdin_is_end_of_input() {
+	printf 'hi\nnever sent\n' > l.in
+	chat_listen l --once
+	(
+		trap - PIPE
+		exec timeout -k 2 "$LIMIT" "$CHAT" --connect "127.0.0.1:$PORT" \
+		    <&- >c.out 2>c.err 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
+	) &
+	PID[c]=$!
+	echo "$!" >> "$T/pids"
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: hi\n'
+	expect_line c.err 'You ended the conversation.'
+	expect_line l.err 'They ended the conversation.'
+}
+
+test_closed_stdout_and_stderr_do_not_reach_the_peer() {
+	printf 'hi\nQUIT\n' > l.in
+	chat_listen l --once
+	(
+		trap - PIPE
+		exec timeout -k 2 "$LIMIT" "$CHAT" --connect "127.0.0.1:$PORT" \
+		    <<< 'x' >&- 2>&- 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
+	) &
+	PID[c]=$!
+	echo "$!" >> "$T/pids"
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes l.out 'They say: x\n'
+	expect_line l.err 'You ended the conversation.'
+}
+
+test_last_line_without_newline_is_still_sent() {
+	printf 'one\nlast' > l.in
+	printf 'first\nfinal' > c.in
+	chat_listen l --once
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: %s\n' one last
+	expect_bytes l.out 'They say: %s\n' first final
+}
+
+test_crlf_script_lines_have_their_cr_dropped() {
+	printf 'one\r\nmid\rline\r\nQUIT\r\n' > l.in
+	printf 'x\r\ny\r\n' > c.in
+	chat_listen l --once
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: %s\n' one 'mid\x0dline'
+	expect_bytes l.out 'They say: %s\n' x y
+	expect_line l.err 'You ended the conversation.'
+}
+
+test_longest_script_lines_are_sent_intact() {
+	local from_listener
+
+	long_text "$TEXT_MAX" L
+	from_listener=$TEXT
+	long_text "$TEXT_MAX" '0123456789abcdef'
+	printf '%s\nQUIT\n' "$from_listener" > l.in
+	printf '%s\n' "$TEXT" > c.in
+	chat_listen l --once
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: %s\n' "$from_listener"
+	expect_bytes l.out 'They say: %s\n' "$TEXT"
+}
+
+test_script_line_over_limit_is_not_sent_and_exits_1() {
+	long_text $(( TEXT_MAX + 1 )) x
+	printf 'hi\nagain\nnever sent\n' > l.in
+	printf 'first\n%s\nnever sent\n' "$TEXT" > c.in
+	chat_listen l --once
+	chat_connect c
+	chat_finish c 1
+	chat_finish l 0
+	expect_line c.err \
+	    'chat: stdin line 2 too long (more than 65532 bytes): not sent'
+	expect_bytes c.out 'They say: %s\n' hi again
+	expect_bytes l.out 'They say: first\n'
+	expect_line l.err 'They ended the conversation.'
+}
+
+test_script_lines_with_nul_bytes_are_sent_and_shown_escaped() {
+	printf 'nul\000byte\nQUIT\n' > l.in
+	printf 'x\n' > c.in
+	chat_listen l --once
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: %s\n' 'nul\x00byte'
+}
+
+# === Peers that vanish, signals ==============================================
+
+test_connector_killed_in_its_turn_is_reported_and_once_listener_exits_4() {
+	local start
+
+	printf 'hello\nnever sent\n' > l.in
+	fifo_hold c 8
+	chat_listen l --once
+	chat_connect c
+	wait_line c.out 'They say: hello'	# now it is the connector's turn
+	chat_pid c
+	kill -KILL "$CPID"
+	start=${EPOCHREALTIME/./}
+	chat_reap c
+	chat_finish l 4
+	(( ${EPOCHREALTIME/./} - start < 2000000 )) ||
+	    fail "the listener took 2 s or more to notice"
+	peer_port l
+	expect_line_re l.err "chat: peer 127\\.0\\.0\\.1:$CPORT( closed the connection|: Connection reset by peer)"
+	expect_no_line_re l.err '(You|They) ended the conversation\.'
+	expect_bytes l.out ''
+}
+
+test_listener_serves_next_peer_after_connector_is_killed() {
+	printf 'hello\nnext one\nQUIT\n' > l.in
+	fifo_hold c1 8
+	printf 'reply\n' > c2.in
+	chat_listen l
+	chat_connect c1
+	wait_line c1.out 'They say: hello'
+	chat_pid c1
+	kill -KILL "$CPID"
+	chat_reap c1
+	peer_port l
+	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$CPORT( closed the connection|: Connection reset by peer)"
+	chat_connect c2
+	chat_finish c2 0
+	chat_finish l 0
+	expect_bytes c2.out 'They say: next one\n'
+	expect_bytes l.out 'They say: reply\n'
+}
+
+test_listener_without_once_exits_with_status_of_last_conversation() {
+	printf 'hello\n' > l.in
+	fifo_hold c 8
+	chat_listen l
+	chat_connect c
+	wait_line c.out 'They say: hello'
+	chat_pid c
+	kill -KILL "$CPID"
+	chat_reap c
+	chat_finish l 4		# its input has ended: it exits, status 4
+}
+
+test_listener_killed_in_its_turn_is_reported_by_connector_exit_4() {
+	fifo_hold l 7
+	printf 'never sent\n' > c.in
+	chat_listen l --once
+	chat_connect c
+	wait_line c.err "Connected to 127.0.0.1:$PORT"
+	wait_line_re l.err 'Connection from 127\.0\.0\.1:[0-9]+'
+	chat_pid l
+	kill -KILL "$CPID"
+	chat_reap l
+	chat_finish c 4
+	expect_line_re c.err "chat: peer 127\\.0\\.0\\.1:$PORT( closed the connection|: Connection reset by peer)"
+	expect_bytes c.out ''
+}
+
+test_listener_killed_in_connectors_turn_is_noticed_at_once_exit_4() {
+	local start
+
+	printf 'hello\nnever sent\n' > l.in
+	fifo_hold c 8
+	chat_listen l --once
+	chat_connect c
+	wait_line c.out 'They say: hello'	# the connector waits for its user
+	chat_pid l
+	kill -KILL "$CPID"
+	start=${EPOCHREALTIME/./}
+	chat_reap l
+	chat_finish c 4
+	(( ${EPOCHREALTIME/./} - start < 2000000 )) ||
+	    fail "the connector took 2 s or more to notice"
+	expect_line_re c.err "chat: peer 127\\.0\\.0\\.1:$PORT( closed the connection|: Connection reset by peer)"
+	expect_bytes c.out 'They say: hello\n'
+}
+
+test_sigterm_ends_conversation_exit_7_and_peer_is_sent_quit() {
+	printf 'hi\nnever sent\n' > l.in
+	fifo_hold c 8
+	chat_listen l --once
+	chat_connect c
+	wait_line c.out 'They say: hi'
+	chat_pid c
+	kill -TERM "$CPID"
+	chat_finish c 7
+	chat_finish l 0
+	expect_line c.err 'chat: interrupted by SIGTERM'
+	expect_line l.err 'They ended the conversation.'
+	expect_bytes l.out ''
+}
+
+test_idle_listener_stopped_by_sigterm_exits_7() {
+	fifo_hold l 7
+	chat_listen l
+	chat_pid l
+	kill -TERM "$CPID"
+	chat_finish l 7
+	expect_line l.err 'chat: interrupted by SIGTERM'
+}
+
+# === BUSY ====================================================================
+
+test_second_connector_is_turned_away_busy_while_first_talks() {
+	fifo_hold l 7
+	fifo_hold c1 8
+	chat_listen l --once
+	chat_connect c1
+	wait_line c1.err "Connected to 127.0.0.1:$PORT"
+	wait_line_re l.err 'Connection from 127\.0\.0\.1:[0-9]+'
+
+	printf 'never sent\n' > c2.in
+	chat_connect c2
+	chat_finish c2 5
+	expect_bytes c2.out ''
+	expect_line c2.err "chat: connect 127.0.0.1:$PORT: busy: the listener is in another conversation"
+	expect_no_line_re c2.err 'Connected to .*'
+	wait_line_re l.err 'Turned away 127\.0\.0\.1:[0-9]+: busy'
+
+	raw_connect
+	raw_expect BUSY
+	raw_expect_close
+	raw_close
+	wait_line l.err "Turned away 127.0.0.1:$RAWPORT: busy"
+
+	printf 'Hello, first!\n' >&7
+	wait_line c1.out 'They say: Hello, first!'
+	printf 'Hi!\n' >&8
+	wait_line l.out 'They say: Hi!'
+	printf 'QUIT\n' >&7
+	chat_finish c1 0
+	chat_finish l 0		# turn-aways are not its one conversation
+	exec 7>&- 8>&-
+	expect_bytes c1.out 'They say: Hello, first!\n'
+	expect_bytes l.out 'They say: Hi!\n'
+	expect_line c1.err 'They ended the conversation.'
+	[[ $(grep -cE '^Turned away 127\.0\.0\.1:[0-9]+: busy$' l.err) == 2 ]] ||
+	    fail "expected 2 \"Turned away\" lines in l.err: $(show l.err)"
+}
+
+# === Raw peers that break the protocol =======================================
+
+test_bad_hello_gets_err_bad_hello_and_listener_serves_next() {
+	fifo_hold l 7
+	chat_listen l
+	raw_connect
+	raw_expect 'HELLO chat/1'
+	raw_breaks_protocol 'ERR bad hello' 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'
+	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
+	expect_no_line_re l.err 'Connection from .*'
+	listener_serves_next
+}
+
+test_unsupported_version_gets_err_and_listener_serves_next() {
+	fifo_hold l 7
+	chat_listen l
+	raw_connect
+	raw_expect 'HELLO chat/1'
+	raw_breaks_protocol 'ERR unsupported version' \
+	    'HELLO chat/2 chat/10 xchat/1\n'
+	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
+	expect_no_line_re l.err 'Connection from .*'
+	listener_serves_next
+}
+
+test_msg_out_of_turn_gets_err_and_listener_serves_next() {
+	fifo_hold l 7
+	chat_listen l
+	raw_connect
+	raw_hello
+	raw_breaks_protocol 'ERR out of turn' 'MSG too early\n'
+	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
+	expect_line l.err "chat: peer 127.0.0.1:$RAWPORT: protocol error: out of turn"
+	expect_line l.err "Connection from 127.0.0.1:$RAWPORT"
+	listener_serves_next
+}
+
+test_second_hello_is_out_of_turn() {
+	fifo_hold l 7
+	chat_listen l
+	raw_connect
+	raw_hello
+	raw_breaks_protocol 'ERR out of turn' 'HELLO chat/1\n'
+	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
+	listener_serves_next
+}
+
+test_busy_after_hello_is_out_of_turn() {
+	fifo_hold l 7
+	chat_listen l
+	raw_connect
+	raw_hello
+	raw_breaks_protocol 'ERR out of turn' 'BUSY\n'
+	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
+	listener_serves_next
+}
+
+test_frame_over_limit_gets_err_frame_too_long_and_listener_serves_next() {
+	fifo_hold l 7
+	chat_listen l
+	printf 'first\n' >&7
+	raw_connect
+	raw_hello
+	raw_expect 'MSG first'
+	long_text 70000 x		# well over the limit, no LF
+	raw_breaks_protocol 'ERR frame too long' 'MSG %s' "$TEXT"
+	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
+	listener_serves_next
+}
+
+test_frame_one_byte_over_limit_gets_err_frame_too_long() {
+	fifo_hold l 7
+	chat_listen l --once
+	printf 'first\n' >&7
+	raw_connect
+	raw_hello
+	raw_expect 'MSG first'
+	# "MSG " and 65533 x: 65537 bytes, none of them LF or CR, so more
+	# than CHAT_FRAME_MAX bytes without LF whatever comes next.
+	long_text $(( TEXT_MAX + 1 )) x
+	raw_send 'MSG %s' "$TEXT"
+	raw_expect 'ERR frame too long' 2
+	raw_expect_close
+	raw_close
+	chat_finish l 4
+	exec 7>&-
+	expect_bytes l.out ''
+}
+
+test_unknown_verb_gets_err_unknown_verb_and_listener_serves_next() {
+	fifo_hold l 7
+	chat_listen l
+	printf 'first\n' >&7
+	raw_connect
+	raw_hello
+	raw_expect 'MSG first'
+	raw_breaks_protocol 'ERR unknown verb' 'FOO bar\n'
+	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
+	listener_serves_next
+}
+
+test_lower_case_verb_is_unknown() {
+	fifo_hold l 7
+	chat_listen l
+	printf 'first\n' >&7
+	raw_connect
+	raw_hello
+	raw_expect 'MSG first'
+	raw_breaks_protocol 'ERR unknown verb' 'msg lower case\n'
+	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
+	listener_serves_next
+}
+
+test_silent_peer_gets_err_no_hello_after_5_seconds() {
+	local start took
+
+	fifo_hold l 7
+	chat_listen l
+	start=${EPOCHREALTIME/./}
+	raw_connect
+	raw_expect 'HELLO chat/1'
+	raw_expect 'ERR no hello' 8
+	took=$(( (${EPOCHREALTIME/./} - start) / 1000 ))
+	(( took >= 4500 && took <= 7000 )) ||
+	    fail "ERR no hello came after $took ms, expected about 5000"
+	raw_expect_close
+	raw_close
+	wait_line l.err "chat: peer 127.0.0.1:$RAWPORT: no HELLO within 5 seconds"
+	listener_serves_next
+}
+
+test_once_listener_is_not_used_up_by_a_bad_hello() {
+	printf 'hi\nQUIT\n' > l.in
+	printf 'hello\n' > c.in
+	chat_listen l --once
+	raw_connect
+	raw_expect 'HELLO chat/1'
+	raw_breaks_protocol 'ERR unsupported version' 'HELLO chat/9\n'
+	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: hi\n'
+	expect_bytes l.out 'They say: hello\n'
+}
+
+test_connections_without_hello_do_not_change_listener_status() {
+	fifo_hold l 7
+	chat_listen l
+	# A conversation that ends with status 4: the peer breaks the protocol.
+	raw_connect
+	raw_hello
+	raw_breaks_protocol 'ERR out of turn' 'MSG out of turn\n'
+	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
+	# Then a connection that never completes the HELLO exchange.
+	raw_connect
+	raw_expect 'HELLO chat/1'
+	raw_breaks_protocol 'ERR bad hello' 'GET / HTTP/1.0\r\n\r\n'
+	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
+	exec 7>&-
+	chat_finish l 4
+}
+
+test_err_from_peer_is_reported_escaped_and_not_answered_exit_4() {
+	printf 'hi\nnever sent\n' > l.in
+	chat_listen l --once
+	raw_connect
+	raw_hello
+	raw_expect 'MSG hi'
+	raw_send 'ERR cannot \033[31mcope\n'
+	raw_expect_close
+	raw_close
+	chat_finish l 4
+	expect_line l.err "chat: peer 127.0.0.1:$RAWPORT: peer reported: cannot \\x1b[31mcope"
+	expect_bytes l.out ''
+}
+
+# === Raw peers speaking chat/1 by hand =======================================
+
+test_raw_peer_speaking_chat1_by_hand_is_understood() {
+	local from_listener
+
+	long_text "$TEXT_MAX" L
+	from_listener=$TEXT
+	long_text "$TEXT_MAX" '0123456789abcdef'
+	printf 'Hello, raw peer!\n%s\nThat was big.\nQUIT\n' \
+	    "$from_listener" > l.in
+	chat_listen l --once
+	raw_connect
+	raw_hello
+	raw_expect 'MSG Hello, raw peer!'
+	raw_send 'MSG %s\n' "$TEXT"
+	raw_expect "MSG $from_listener"
+	raw_send 'MSG\n'
+	raw_expect 'MSG That was big.'
+	raw_send 'MSG \n'
+	raw_expect QUIT
+	raw_expect_close
+	raw_close
+	chat_finish l 0
+	expect_bytes l.out 'They say: %s\n' "$TEXT" '' ''
+	expect_bytes l.err '%s\n' "Listening on 127.0.0.1:$PORT" \
+	    "Connection from 127.0.0.1:$RAWPORT" 'You ended the conversation.'
+}
+
+test_longest_frame_ending_in_crlf_is_accepted() {
+	long_text "$TEXT_MAX" 'xyz'
+	printf 'hi\nQUIT\n' > l.in
+	chat_listen l --once
+	raw_connect
+	raw_hello
+	raw_expect 'MSG hi'
+	raw_send 'MSG %s\r\n' "$TEXT"
+	raw_expect QUIT
+	raw_expect_close
+	raw_close
+	chat_finish l 0
+	expect_bytes l.out 'They say: %s\n' "$TEXT"
+}
+
+test_connector_may_send_its_hello_first() {
+	printf 'hi\nQUIT\n' > l.in
+	chat_listen l --once
+	raw_connect 'HELLO chat/1\n'
+	raw_expect 'HELLO chat/1'
+	raw_expect 'MSG hi'
+	raw_send 'MSG hey\n'
+	raw_expect QUIT
+	raw_expect_close
+	raw_close
+	chat_finish l 0
+	expect_bytes l.out 'They say: hey\n'
+}
+
+test_hello_listing_several_versions_is_accepted() {
+	printf 'hi\nQUIT\n' > l.in
+	chat_listen l --once
+	raw_connect
+	raw_expect 'HELLO chat/1'
+	raw_send 'HELLO chat/0 chat/1 chat/2\n'
+	raw_expect 'MSG hi'
+	raw_send 'MSG hey\n'
+	raw_expect QUIT
+	raw_expect_close
+	raw_close
+	chat_finish l 0
+	expect_bytes l.out 'They say: hey\n'
+	expect_line l.err "Connection from 127.0.0.1:$RAWPORT"
+}
+
+test_crlf_frames_from_peer_have_one_cr_dropped() {
+	printf 'hi\nsecond\nthird\nnever sent\n' > l.in
+	chat_listen l --once
+	raw_connect
+	raw_expect 'HELLO chat/1'
+	raw_send 'HELLO chat/1\r\n'
+	raw_expect 'MSG hi'
+	raw_send 'MSG crlf\r\n'
+	raw_expect 'MSG second'
+	raw_send 'MSG two crs\r\r\n'
+	raw_expect 'MSG third'
+	raw_send 'QUIT\r\n'
+	raw_expect_close
+	raw_close
+	chat_finish l 0
+	expect_bytes l.out 'They say: %s\n' crlf 'two crs\x0d'
+	expect_line l.err 'They ended the conversation.'
+}
+
+test_quit_out_of_turn_with_payload_ends_conversation() {
+	fifo_hold l 7
+	chat_listen l --once
+	raw_connect
+	raw_hello
+	raw_send 'QUIT see you\n'	# the listener's turn, and a payload
+	raw_expect_close
+	raw_close
+	chat_finish l 0
+	exec 7>&-
+	expect_line l.err 'They ended the conversation.'
+	expect_bytes l.out ''
+}
+
+# === What the peer's text looks like ========================================
+
+test_control_bytes_from_peer_are_shown_as_hex_escapes() {
+	raw_tells_listener 'clear\033[2Jscreen\007' 'carriage\rreturn' \
+	    'nul\000byte' 'tab\tkept' 'del\177 bs\b' '\001\037'
+	expect_bytes l.out 'They say: %s\n' 'clear\x1b[2Jscreen\x07' \
+	    'carriage\x0dreturn' 'nul\x00byte' $'tab\tkept' \
+	    'del\x7f bs\x08' '\x01\x1f'
+}
+
+test_invalid_utf8_from_peer_is_shown_as_hex_escapes() {
+	raw_tells_listener 'raw c1 \233!' 'overlong \300\257!' \
+	    'surrogate \355\240\200!' 'too big \364\220\200\200!' \
+	    'cut \344\270z' 'lone \200!' 'latin1 caf\351!'
+	expect_bytes l.out 'They say: %s\n' 'raw c1 \x9b!' \
+	    'overlong \xc0\xaf!' 'surrogate \xed\xa0\x80!' \
+	    'too big \xf4\x90\x80\x80!' 'cut \xe4\xb8z' 'lone \x80!' \
+	    'latin1 caf\xe9!'
+}
+
+test_c1_controls_and_bidi_overrides_from_peer_are_shown_as_u_escapes() {
+	raw_tells_listener 'csi \302\233!' 'first c1 \302\200 last \302\237' \
+	    'rlo \342\200\256x' 'lre \342\200\252 pdf \342\200\254' \
+	    'lri \342\201\246 pdi \342\201\251'
+	expect_bytes l.out 'They say: %s\n' 'csi \u009b!' \
+	    'first c1 \u0080 last \u009f' 'rlo \u202ex' \
+	    'lre \u202a pdf \u202c' 'lri \u2066 pdi \u2069'
+}
+
+test_printable_text_and_utf8_from_peer_are_shown_as_sent() {
+	local formats=('café é' '中文' 'emoji 😀' 'nbsp \302\240'
+	    'near bidi \342\200\251 \342\200\257 \342\201\245 \342\201\252'
+	    'max \364\217\277\277' 'back\\x1b\\slash' '~!@#$^&*()_+{}|:"<>?')
+	local format
+
+	raw_tells_listener "${formats[@]}"
+	: > l.out.want
+	for format in "${formats[@]}"; do
+		printf "They say: $format\n" >> l.out.want
+	done
+	cmp -s l.out l.out.want ||
+	    fail "l.out is $(show l.out), expected $(show l.out.want)"
+}
+
+test_listener_text_is_shown_escaped_by_connector() {
+	printf 'bell\a esc\033[2J csi \302\233 rlo \342\200\256 ok é\nQUIT\n' \
+	    > l.in
+	printf 'x\n' > c.in
+	chat_listen l --once
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: %s\n' \
+	    'bell\x07 esc\x1b[2J csi \u009b rlo \u202e ok é'
+}
+
+# === Network errors ==========================================================
+
+test_connect_to_a_closed_port_is_refused_exit_3() {
+	printf 'QUIT\n' > l.in
+	: > first.in
+	chat_listen l --once
+	chat_connect first
+	chat_finish first 0
+	chat_finish l 0		# now the port is free again
+	printf 'never sent\n' > c.in
+	chat_connect c
+	chat_finish c 3
+	expect_bytes c.err 'chat: connect 127.0.0.1:%s: Connection refused\n' \
+	    "$PORT"
+	expect_bytes c.out ''
+}
+
+test_unresolvable_host_exits_3() {
+	printf 'never sent\n' > c.in
+	chat_start c --connect nosuch.invalid:5000
+	chat_finish c 3
+	expect_line_re c.err 'chat: resolve nosuch\.invalid: .+'
+	[[ $(wc -l < c.err) == 1 ]] || fail "more than one line: $(show c.err)"
+	expect_bytes c.out ''
+}
+
+test_second_listener_on_a_port_in_use_exits_3() {
+	fifo_hold l 7
+	chat_listen l
+	: > l2.in
+	chat_start l2 --listen "127.0.0.1:$PORT"
+	chat_finish l2 3
+	expect_bytes l2.err 'chat: bind 127.0.0.1:%s: Address already in use\n' \
+	    "$PORT"
+	expect_bytes l2.out ''
+	exec 7>&-
+	chat_finish l 0		# no conversation: status 0
+}
+
+# === --timeout ===============================================================
+
+test_connector_timeout_when_listener_does_not_answer_exits_6() {
+	local start took
+
+	fifo_hold l 7
+	printf 'never sent\n' > c.in
+	chat_listen l --once
+	start=${EPOCHREALTIME/./}
+	chat_connect c --timeout 1
+	wait_line c.err "Connected to 127.0.0.1:$PORT"
+	chat_finish c 6
+	took=$(( (${EPOCHREALTIME/./} - start) / 1000 ))
+	(( took >= 950 && took <= 3000 )) ||
+	    fail "the connector gave up after $took ms, expected about 1000"
+	expect_line_re c.err "chat: peer 127\\.0\\.0\\.1:$PORT: no answer within 1 seconds?"
+	expect_bytes c.out ''
+	exec 7>&-
+	chat_reap l
+}
+
+test_listener_timeout_when_peer_does_not_answer_exits_6() {
+	local start took
+
+	printf 'Are you there?\nnever sent\n' > l.in
+	chat_listen l --once --timeout 1
+	start=${EPOCHREALTIME/./}
+	# HELLO first (rule 1), so that the HELLO wait, however --timeout
+	# bounds it, cannot get in the way of the test.
+	raw_connect 'HELLO chat/1\n'
+	raw_expect 'HELLO chat/1'
+	raw_expect 'MSG Are you there?'
+	raw_drain
+	raw_close
+	chat_finish l 6
+	took=$(( (${EPOCHREALTIME/./} - start) / 1000 ))
+	(( took >= 950 && took <= 3000 )) ||
+	    fail "the listener gave up after $took ms, expected about 1000"
+	expect_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: no answer within 1 seconds?"
+}
+
+# === Local output ============================================================
+
+test_stdout_closed_by_its_reader_ends_quietly_exit_0() {
+	fifo_hold l 7
+	fifo_hold c 8
+	chat_listen l --once
+	(
+		exec 7>&- 8>&-
+		trap - PIPE
+		timeout -k 2 "$LIMIT" "$CHAT" --connect "127.0.0.1:$PORT" \
+		    <c.in 2>c.err |
+		    { head -n 1 > c.out; exec 0<&-; : > head.done; }
+		echo "${PIPESTATUS[0]}" > c.status
+	) &
+	echo "$!" >> "$T/pids"
+	printf 'one\n' >&7
+	until_deadline "$WAIT" test -e head.done ||
+	    fail "head -n 1 got nothing within $WAIT s"
+	expect_bytes c.out 'They say: one\n'
+	printf 'a\n' >&8
+	wait_line l.out 'They say: a'
+	printf 'two\n' >&7	# the connector's stdout is closed now
+	until_deadline "$WAIT" test -s c.status ||
+	    fail "chat still running $WAIT s after its stdout was closed"
+	[[ $(< c.status) == 0 ]] ||
+	    fail "exit status $(< c.status), expected 0; stderr $(show c.err)"
+	expect_no_line_re c.err 'chat: .*'
+	exec 7>&- 8>&-
+	chat_reap l
+}
+
+test_stdout_write_error_exits_1() {
+	printf 'hello\nnever sent\n' > l.in
+	printf 'never sent\n' > c.in
+	ln -s /dev/full c.out
+	chat_listen l --once
+	chat_connect c
+	chat_finish c 1
+	expect_line c.err 'chat: write stdout: No space left on device'
+	chat_reap l
+}
+
+# === Command line ============================================================
+
+# usage_error ARG...: chat ARG... exits 2, with the usage on stderr and
+# nothing on stdout.
+usage_error() {
+	local role=u$(( ++USAGE )) status
+
+	: > "$role.in"
+	chat_start "$role" "$@"
+	wait "${PID[$role]}"
+	status=$?
+	(( status == 2 )) || fail "chat ${*@Q}: exit status $status," \
+	    "expected 2; stderr $(show "$role.err")"
+	[[ -s $role.out ]] &&
+	    fail "chat ${*@Q}: wrote $(show "$role.out") to stdout"
+	usage_in "$role.err" ||
+	    fail "chat ${*@Q}: no usage on stderr, only $(show "$role.err")"
+}
+
+test_no_arguments_is_a_usage_error() {
+	usage_error
+}
+
+test_unknown_option_is_a_usage_error() {
+	usage_error --bogus
+	usage_error -x --listen 127.0.0.1:0
+	usage_error --listen 127.0.0.1:0 stray
+}
+
+test_listen_with_connect_is_a_usage_error() {
+	usage_error --listen 127.0.0.1:0 --connect 127.0.0.1:1
+	usage_error --connect 127.0.0.1:1 --listen 127.0.0.1:0
+}
+
+test_once_without_listen_is_a_usage_error() {
+	usage_error --once --connect 127.0.0.1:1
+	usage_error --connect 127.0.0.1:1 --once
+	usage_error --once
+}
+
+test_bad_port_is_a_usage_error() {
+	usage_error --listen 127.0.0.1:65536
+	usage_error --listen -1
+	usage_error --listen 127.0.0.1:-1
+	usage_error --listen abc
+	usage_error --listen 127.0.0.1:abc
+	usage_error --listen 127.0.0.1:12x
+	usage_error --connect 127.0.0.1:0
+	usage_error --connect 127.0.0.1:65536
+}
+
+test_malformed_endpoint_is_a_usage_error() {
+	usage_error --connect '[::1:5000'
+	usage_error --connect '[::1]'
+	usage_error --connect 127.0.0.1
+	usage_error --connect 127.0.0.1:
+	usage_error --listen 127.0.0.1:
+	usage_error --listen
+	usage_error --connect
+}
+
+test_bad_timeout_is_a_usage_error() {
+	usage_error --listen 127.0.0.1:0 --timeout 0
+	usage_error --listen 127.0.0.1:0 --timeout abc
+	usage_error --listen 127.0.0.1:0 --timeout 86401
+	usage_error --listen 127.0.0.1:0 --timeout -1
+	usage_error --listen 127.0.0.1:0 --timeout ''
+	usage_error --listen 127.0.0.1:0 --timeout
+}
+
+test_help_prints_usage_on_stdout_exit_0() {
+	: > help.in
+	: > h.in
+	chat_start help --help
+	chat_finish help 0
+	chat_start h -h
+	chat_finish h 0
+	usage_in help.out || fail "no usage on stdout: $(show help.out)"
+	cmp -s help.out h.out || fail "-h and --help differ"
+	expect_bytes help.err ''
+}
+
+test_version_prints_chat_1_0_0_and_protocol_exit_0() {
+	local first
+
+	: > version.in
+	: > v.in
+	chat_start version --version
+	chat_finish version 0
+	chat_start v -V
+	chat_finish v 0
+	IFS= read -r first < version.out
+	[[ $first == 'chat 1.0.0' ]] ||
+	    fail "first line \"$first\", expected \"chat 1.0.0\""
+	grep -Fq 'chat/1' version.out ||
+	    fail "no protocol chat/1 in $(show version.out)"
+	cmp -s version.out v.out || fail "-V and --version differ"
+	expect_bytes version.err ''
+}
+
+# === Running the tests =======================================================
+
+# reap PIDFILE: stop what a test left running (timeouts pass it on to chat).
+reap() {
+	local pid comm
+
+	[[ -f $1 ]] || return 0
+	while read -r pid; do
+		read -r comm 2>/dev/null < "/proc/$pid/comm" || continue
+		case $comm in
+		timeout|bash) kill -TERM "$pid" 2>/dev/null ;;
+		esac
+	done < "$1"
+}
+
+cleanup() {
+	local pids
+
+	for pids in "$WORK"/*/pids; do
+		reap "$pids"
+	done
+	if [[ ${BLACKBOX_KEEP:-} ]]; then
+		echo "blackbox.sh: work directory kept: $WORK" >&2
+	else
+		rm -rf -- "$WORK"
+	fi
+}
+
+# run_test NAME: run one test in a subshell of its own directory; report it.
+run_test() {
+	local name=$1 status why
+
+	T=$WORK/$name
+	mkdir -p "$T"
+	(
+		cd "$T" || exit 1
+		# A raw peer writing to a closed connection gets EPIPE, and
+		# the test reports it, instead of dying of SIGPIPE.
+		trap '' PIPE
+		"$name"
+	) > "$T/log" 2>&1
+	status=$?
+	reap "$T/pids"
+	if (( status == 0 )); then
+		echo "PASS $name"
+		(( ++PASSED ))
+		return
+	fi
+	if [[ -s $T/why ]]; then
+		why=$(< "$T/why")
+	else
+		why="stopped with status $status: $(tail -n 1 "$T/log")"
+	fi
+	echo "FAIL $name: $why"
+	(( ++FAILED ))
+}
+
+main() {
+	local tests name
+
+	if [[ ! -x $CHAT ]]; then
+		echo "blackbox.sh: $CHAT is not built; run make" >&2
+		exit 1
+	fi
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/chat-blackbox.XXXXXX") || exit 1
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM HUP
+	if (( $# )); then
+		tests=("$@")
+	else
+		mapfile -t tests < <(sed -n 's/^\(test_[a-z0-9_]*\)() {$/\1/p' \
+		    "${BASH_SOURCE[0]}")
+	fi
+	PASSED=0
+	FAILED=0
+	for name in "${tests[@]}"; do
+		if declare -F "$name" > /dev/null; then
+			run_test "$name"
+		else
+			echo "FAIL $name: no such test"
+			(( ++FAILED ))
+		fi
+	done
+	echo "$PASSED passed, $FAILED failed"
+	exit $(( FAILED > 0 ))
+}
+
+main "$@"
