@@ -69,7 +69,7 @@ struct chat {
 	int listening;			/* --listen, else --connect */
 	int once;			/* --once */
 	long long timeout_ms;		/* --timeout, or -1 for none */
-	char where[CHAT_HOST_MAX + 8];	/* HOST:PORT as given, for errors */
+	char where[CHAT_HOST_MAX + 12];	/* HOST:PORT as given, for errors */
 
 	/* local side */
 	int in_fd, out_fd;		/* stdin, stdout */
@@ -87,6 +87,7 @@ struct chat {
 	struct linebuf net;		/* the peer's bytes, cut into frames */
 	int linger_fd;			/* a finished socket, drained to EOF */
 	long long linger_deadline;
+	int accept_paused;		/* out of fds: accept when one closes */
 
 	int status;			/* exit status of the last conversation */
 	int finished;			/* exit once the sockets are let go */
@@ -95,21 +96,22 @@ struct chat {
 static void	 chat_accept(struct chat *);
 static void	 chat_end(struct chat *, int, enum ending);
 static void	 chat_init(struct chat *, int, int);
+static void	 chat_linger_close(struct chat *);
 static int	 chat_loop(struct chat *);
-static void	 chat_peer_input(struct chat *);
+static int	 chat_our_line(struct chat *);
+static void	 chat_our_turn(struct chat *);
 static void	 chat_peer_frame(struct chat *, const char *, size_t);
 static void	 chat_peer_gone(struct chat *, int);
+static void	 chat_peer_input(struct chat *);
 static void	 chat_prompt(void);
 static void	 chat_protocol_error(struct chat *, const char *);
 static void	 chat_quit(struct chat *, int);
+static void	 chat_show(struct chat *, const char *, size_t);
 static void	 chat_start(struct chat *, int);
 static void	 chat_stdin_input(struct chat *);
+static void	 chat_stop(struct chat *);
 static void	 chat_their_turn(struct chat *);
 static void	 chat_timeout(struct chat *);
-static int	 chat_our_line(struct chat *);
-static void	 chat_our_turn(struct chat *);
-static void	 chat_show(struct chat *, const char *, size_t);
-static void	 chat_stop(struct chat *);
 static int	 io_write_all(int, struct iovec *, int, long long);
 static int	 io_write_local(int, struct iovec *, int);
 static int	 net_connect(struct chat *, const struct endpoint *);
@@ -128,7 +130,10 @@ static void	 term_cooked(void);
 static void	 term_init(int);
 static void	 term_quiet(void);
 static void	 term_restore(void);
+static int	 unsafe_code_point(unsigned long);
 static void	 usage(FILE *);
+static size_t	 utf8_decode(const unsigned char *, size_t, unsigned long *);
+static struct timespec	 *wait_until(long long, struct timespec *);
 
 /* Set by on_signal() to the stop signal that arrived; the loop acts on it. */
 static volatile sig_atomic_t stop_signal;
@@ -925,6 +930,7 @@ chat_init(struct chat *c, int in_fd, int out_fd)
 	c->in_lineno = 0;
 	linebuf_init(&c->in, CHAT_TEXT_MAX);
 	c->listen_fd = c->peer_fd = c->linger_fd = -1;
+	c->accept_paused = 0;
 	c->turn = TURN_NONE;
 	c->deadline = -1;
 	c->status = CHAT_EXIT_OK;
@@ -968,8 +974,7 @@ chat_end(struct chat *c, int status, enum ending how)
 		 * closing with unread input would send an RST that can
 		 * destroy what we sent last. */
 		shutdown(c->peer_fd, SHUT_WR);
-		if (c->linger_fd >= 0)
-			close(c->linger_fd);
+		chat_linger_close(c);
 		c->linger_fd = c->peer_fd;
 		c->linger_deadline = now_ms() + LINGER_MS;
 	} else {
@@ -977,6 +982,7 @@ chat_end(struct chat *c, int status, enum ending how)
 		close(c->peer_fd);
 	}
 	c->peer_fd = -1;
+	c->accept_paused = 0;
 	c->turn = TURN_NONE;
 	c->deadline = -1;
 	/* A listener's failed HELLO is a stranger, not a conversation. */
@@ -987,6 +993,17 @@ chat_end(struct chat *c, int status, enum ending how)
 	if (c->in_eof && !linebuf_pending(&c->in))
 		c->finished = 1;
 	term_quiet();
+}
+
+/* Close the lingering socket, if any: its drain is done or cut short. */
+static void
+chat_linger_close(struct chat *c)
+{
+	if (c->linger_fd < 0)
+		return;
+	close(c->linger_fd);
+	c->linger_fd = -1;
+	c->accept_paused = 0;
 }
 
 /* End the conversation from our side: QUIT to the peer, if it listens. */
@@ -1286,6 +1303,13 @@ chat_accept(struct chat *c)
 	int fd, reprompt;
 
 	fd = accept(c->listen_fd, (struct sockaddr *)&ss, &sslen);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+		/* The connection stays queued and the socket readable: wait
+		 * for one of ours to close rather than spin on it. */
+		say(1, "accept: %s", strerror(errno));
+		c->accept_paused = 1;
+		return;
+	}
 	if (fd < 0)
 		return;		/* gone again (ECONNABORTED) or EAGAIN */
 	net_tune(fd);
@@ -1326,10 +1350,7 @@ chat_stop(struct chat *c)
 		close(c->peer_fd);
 		c->peer_fd = -1;
 	}
-	if (c->linger_fd >= 0) {
-		close(c->linger_fd);
-		c->linger_fd = -1;
-	}
+	chat_linger_close(c);
 	c->status = CHAT_EXIT_SIGNAL;
 }
 
@@ -1376,7 +1397,8 @@ chat_loop(struct chat *c)
 		want_stdin = !c->in_eof && room > 0 &&
 		    (c->turn == TURN_OURS || (!c->in_tty && c->listening &&
 		    c->peer_fd < 0 && !linebuf_pending(&c->in)));
-		fds[POLL_LISTEN].fd = c->finished ? -1 : c->listen_fd;
+		fds[POLL_LISTEN].fd = c->finished || c->accept_paused ? -1 :
+		    c->listen_fd;
 		fds[POLL_PEER].fd = c->peer_fd;
 		fds[POLL_STDIN].fd = want_stdin ? c->in_fd : -1;
 		fds[POLL_LINGER].fd = c->linger_fd;
@@ -1406,10 +1428,8 @@ chat_loop(struct chat *c)
 		if (fds[POLL_LINGER].revents && c->linger_fd >= 0) {
 			n = read(c->linger_fd, sink, sizeof(sink));
 			if (n == 0 || (n < 0 && errno != EAGAIN &&
-			    errno != EINTR)) {
-				close(c->linger_fd);
-				c->linger_fd = -1;
-			}
+			    errno != EINTR))
+				chat_linger_close(c);
 		}
 		if (fds[POLL_LISTEN].revents)
 			chat_accept(c);
@@ -1417,10 +1437,8 @@ chat_loop(struct chat *c)
 		now = now_ms();
 		if (c->peer_fd >= 0 && c->deadline >= 0 && now >= c->deadline)
 			chat_timeout(c);
-		if (c->linger_fd >= 0 && now >= c->linger_deadline) {
-			close(c->linger_fd);
-			c->linger_fd = -1;
-		}
+		if (c->linger_fd >= 0 && now >= c->linger_deadline)
+			chat_linger_close(c);
 		/* An idle listener whose input has ended takes no one. */
 		if (c->listening && c->peer_fd < 0 && c->in_eof &&
 		    !linebuf_pending(&c->in))
@@ -1532,6 +1550,8 @@ main(int argc, char **argv)
 	term_quiet();
 	status = chat_loop(c);
 	term_restore();
+	if (c->listen_fd >= 0)
+		close(c->listen_fd);
 	return status;
 
 bad_usage:

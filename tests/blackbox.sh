@@ -12,7 +12,8 @@
 #
 # Usage: bash tests/blackbox.sh [test_name ...]
 # Prints PASS or FAIL for each test, then "N passed, N failed"; exits 1 if a
-# test failed. BLACKBOX_KEEP=1 keeps the work directory to look at.
+# test failed. BLACKBOX_KEEP=1 keeps the work directory to look at;
+# STRACE=1 also leaves an strace of each chat there (ROLE.trace).
 
 set -u
 export LC_ALL=C		# English error texts, "." in EPOCHREALTIME
@@ -160,7 +161,7 @@ chat_start() {
 	shift
 	(
 		trap - PIPE
-		exec timeout -k 2 "$LIMIT" "$CHAT" "$@" <"$role.in" \
+		exec timeout -k 2 "$LIMIT" ${STRACE:+strace -f -o "$role.trace"} "$CHAT" "$@" <"$role.in" \
 		    >"$role.out" 2>"$role.err" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 	) &
 	PID[$role]=$!
@@ -829,6 +830,52 @@ test_second_hello_is_out_of_turn() {
 	raw_breaks_protocol 'ERR out of turn' 'HELLO chat/1\n'
 	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
 	listener_serves_next
+}
+
+# cpu_ticks PID: set TICKS to the process's utime + stime, in clock ticks.
+cpu_ticks() {
+	local stat fields
+
+	stat=$(< "/proc/$1/stat") || fail "cannot read /proc/$1/stat"
+	read -r -a fields <<< "${stat##*) }"
+	TICKS=$(( fields[11] + fields[12] ))
+}
+
+test_listener_out_of_fds_waits_without_spinning_then_serves_next() {
+	# Room for stdin, stdout, stderr, the listening socket and one peer:
+	# a second connector cannot be accepted until the first has gone.
+	printf '#!/bin/sh\nulimit -n 5 && exec "%s" "$@"\n' "$CHAT" > few-fds
+	chmod +x few-fds
+	fifo_hold l 7
+	fifo_hold c1 8
+	CHAT=$T/few-fds chat_listen l
+	chat_connect c1
+	wait_line c1.err "Connected to 127.0.0.1:$PORT"
+	printf 'Hi, I am second\n' > c2.in
+	chat_connect c2
+	wait_line l.err 'chat: accept: Too many open files'
+
+	# Over a second of waiting, a spinning loop would burn ~100 ticks.
+	chat_pid l
+	cpu_ticks "$CPID"
+	local before=$TICKS
+	sleep 1
+	cpu_ticks "$CPID"
+	(( TICKS - before <= 2 )) ||
+	    fail "listener used $(( TICKS - before )) CPU ticks while out of fds"
+
+	printf 'QUIT\n' >&7
+	chat_finish c1 0
+	wait_line_re l.err 'Connection from 127\.0\.0\.1:[0-9]+'
+	printf 'Hello, second!\n' >&7
+	wait_line l.out 'They say: Hi, I am second'
+	exec 7>&- 8>&-
+	chat_finish c2 0
+	chat_finish l 0
+	expect_line c2.err 'They ended the conversation.'
+	expect_bytes c2.out 'They say: Hello, second!\n'
+	expect_bytes l.out 'They say: Hi, I am second\n'
+	expect_count l.err 'chat: accept: Too many open files' 1
 }
 
 test_busy_after_hello_is_out_of_turn() {
