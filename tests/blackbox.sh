@@ -397,6 +397,39 @@ test_seed_conversation_scripted_on_both_sides() {
 	    'You ended the conversation.'
 }
 
+test_ipv6_literals_in_brackets_listen_and_connect() {
+	printf 'over IPv6\n' > l.in
+	printf 'QUIT\n' > c.in
+	chat_start l --listen '[::1]:0' --once
+	wait_line_re l.err 'Listening on \[::1\]:[0-9]+'
+	PORT=${MATCH##*:}
+	chat_start c --connect "[::1]:$PORT"
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: over IPv6\n'
+	expect_line c.err "Connected to [::1]:$PORT"
+	expect_line_re l.err 'Connection from \[::1\]:[0-9]+'
+}
+
+# --listen PORT alone takes IPv4 and IPv6 peers; IPv4 ones are shown plain.
+test_port_alone_listens_on_ipv4_and_ipv6() {
+	printf 'to four\nto six\n' > l.in
+	printf 'QUIT\n' > c4.in
+	printf 'QUIT\n' > c6.in
+	chat_start l --listen 0
+	wait_line_re l.err 'Listening on \[::\]:[0-9]+'
+	PORT=${MATCH##*:}
+	chat_start c4 --connect "127.0.0.1:$PORT"
+	chat_finish c4 0
+	chat_start c6 --connect "[::1]:$PORT"
+	chat_finish c6 0
+	chat_finish l 0		# its input ended after the second
+	expect_bytes c4.out 'They say: to four\n'
+	expect_bytes c6.out 'They say: to six\n'
+	expect_line_re l.err 'Connection from 127\.0\.0\.1:[0-9]+'
+	expect_line_re l.err 'Connection from \[::1\]:[0-9]+'
+}
+
 test_quit_typed_by_listener_ends_conversation_on_both_sides() {
 	printf 'hi\nQUIT\nnever sent\n' > l.in
 	printf 'hello\nnever sent either\n' > c.in
@@ -1210,6 +1243,24 @@ test_second_listener_on_a_port_in_use_exits_3() {
 }
 
 # === --timeout ===============================================================
+
+# A listener that accepts (the kernel does it for a stopped one) but never
+# says HELLO: the connector gives up after --timeout, not 5 s.
+test_connector_gives_up_on_a_listener_that_sends_no_hello() {
+	printf 'never sent\n' > l.in
+	printf 'never sent\n' > c.in
+	chat_listen l
+	chat_pid l
+	kill -STOP "$CPID"
+	chat_connect c --timeout 1
+	chat_finish c 6
+	kill -CONT "$CPID"
+	expect_bytes c.err 'chat: peer 127.0.0.1:%s: no HELLO within 1 second\n' \
+	    "$PORT"
+	expect_bytes c.out ''
+	kill -TERM "$CPID"
+	chat_finish l 7
+}
 
 test_connector_timeout_when_listener_does_not_answer_exits_6() {
 	local start took
