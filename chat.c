@@ -824,7 +824,7 @@ net_connect(struct chat *c, const struct endpoint *ep)
 	struct timespec ts;
 	long long deadline = c->timeout_ms < 0 ? -1 : now_ms() + c->timeout_ms;
 	socklen_t errlen;
-	int fd = -1, gai, err = 0, n;
+	int fd = -1, gai, err = 0, n, timed_out = 0;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
@@ -836,7 +836,6 @@ net_connect(struct chat *c, const struct endpoint *ep)
 		c->status = CHAT_EXIT_NET;
 		return -1;
 	}
-	c->status = CHAT_EXIT_NET;
 	for (ai = res; ai != NULL && fd < 0 && !stop_signal; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
 		if (fd < 0) {
@@ -860,7 +859,7 @@ net_connect(struct chat *c, const struct endpoint *ep)
 			}
 			if (n == 0) {
 				err = ETIMEDOUT;
-				c->status = CHAT_EXIT_TIMEOUT;
+				timed_out = 1;
 				break;
 			}
 			errlen = sizeof(err);
@@ -872,7 +871,7 @@ net_connect(struct chat *c, const struct endpoint *ep)
 			close(fd);
 			fd = -1;
 		}
-		if (c->status == CHAT_EXIT_TIMEOUT)
+		if (timed_out)
 			break;
 	}
 	freeaddrinfo(res);
@@ -881,8 +880,10 @@ net_connect(struct chat *c, const struct endpoint *ep)
 			close(fd);
 		return -1;
 	}
-	if (fd < 0)
+	if (fd < 0) {
 		say(1, "connect %s: %s", c->where, strerror(err));
+		c->status = timed_out ? CHAT_EXIT_TIMEOUT : CHAT_EXIT_NET;
+	}
 	return fd;
 }
 
