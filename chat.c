@@ -495,7 +495,9 @@ endpoint_parse(const char *spec, enum endpoint_use use, struct endpoint *ep)
 		return "port must be a number from 1 to 65535";
 	memcpy(ep->host, host, hlen);
 	ep->host[hlen] = '\0';
-	snprintf(ep->port, sizeof(ep->port), "%ld", value);
+	while (port[0] == '0' && port[1] != '\0')
+		port++;		/* at most 5 digits remain: value <= 65535 */
+	memcpy(ep->port, port, strlen(port) + 1);
 	return NULL;
 }
 
