@@ -5,6 +5,7 @@
 #   make demo       build, then play a scripted conversation on loopback
 #   make test       unit tests, black-box tests, expect tests
 #   make install    install chat into $(DESTDIR)$(PREFIX)/bin
+#                   (PREFIX=/usr/local; DESTDIR= for staging)
 #   make uninstall  remove it again
 #   make clean      remove what the build made
 #   make help       this list
@@ -49,6 +50,6 @@ clean:
 	rm -rf tests/out
 
 help:
-	@sed -n '3,10s/^# //p' Makefile
+	@sed -n '3,11s/^# //p' Makefile
 
 .PHONY: all demo test install uninstall clean help

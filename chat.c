@@ -42,11 +42,20 @@
 #define PEER_NAME_MAX	(HOST_NUM_MAX + sizeof("[]:65535"))
 /* Status and error lines longer than this are cut. */
 #define SAY_MAX		512
+/* Room for status lines held back while the user types at the prompt. */
+#define HELD_MAX	1024
 /* Of an ERR reason from the peer, quote at most this many bytes. */
 #define REASON_MAX	120
 #define LISTEN_BACKLOG	16
 #define TIMEOUT_MAX_SECS 86400
 #define PROMPT		"Your message: "
+
+/* What say() writes. */
+enum say_flags {
+	SAY_STATUS = 0,		/* a status line */
+	SAY_ERROR = 1,		/* an error: "chat: " first */
+	SAY_HOLD = 2		/* may wait until the user's line is typed */
+};
 
 enum turn {
 	TURN_NONE,	/* no peer */
@@ -123,6 +132,7 @@ static void	 net_tune(int);
 static long long now_ms(void);
 static void	 on_signal(int);
 static int	 parse_seconds(const char *, long long *);
+static void	 prompt_end(int);
 static void	 say(int, const char *, ...);
 static void	 signals_init(void);
 static void	 stdfds_init(void);
@@ -148,6 +158,10 @@ static struct termios term_saved;
 static int term_fd = -1;	/* stdin when it is a terminal and saved */
 /* The prompt is on screen with no newline yet: put status lines below. */
 static int prompt_open;
+/* SAY_HOLD lines that came while the prompt was open, and those lost. */
+static char held[HELD_MAX];
+static size_t held_len;
+static unsigned held_lost;
 /* One peer message as shown: "They say: ", the escaped text, LF. */
 static char shown[sizeof("They say: ") + CHAT_ESCAPED_MAX(CHAT_TEXT_MAX)];
 
@@ -182,22 +196,21 @@ wait_until(long long deadline, struct timespec *ts)
 /* === Messages on stderr =================================================== */
 
 /*
- * Write one status line (error: with the "chat: " prefix) in one write.
+ * Write one status line in one write. A SAY_HOLD line that comes while the
+ * user types at the prompt waits for the end of that line: printed now,
+ * it would push what they typed out of sight, though it is still sent.
  * stderr failing is not worth dying over, so its errors are ignored.
  */
 static void
-say(int error, const char *fmt, ...)
+say(int flags, const char *fmt, ...)
 {
 	char line[SAY_MAX];
 	struct iovec iov;
 	va_list ap;
 	int n = 0, m;
 
-	if (prompt_open)
-		line[n++] = '\n';
-	prompt_open = 0;
-	if (error)
-		n += snprintf(line + n, sizeof(line) - n, "chat: ");
+	if (flags & SAY_ERROR)
+		n += snprintf(line, sizeof(line), "chat: ");
 	va_start(ap, fmt);
 	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	va_end(ap);
@@ -207,9 +220,47 @@ say(int error, const char *fmt, ...)
 	if (n > (int)sizeof(line) - 2)	/* cut: still end the line */
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
+	if ((flags & SAY_HOLD) && prompt_open) {
+		if (held_len + n <= sizeof(held)) {
+			memcpy(held + held_len, line, n);
+			held_len += n;
+		} else
+			held_lost++;
+		return;
+	}
+	prompt_end(0);
 	iov.iov_base = line;
 	iov.iov_len = n;
 	io_write_local(STDERR_FILENO, &iov, 1);
+}
+
+/*
+ * The prompt's line is over: the user ended it (entered), or we must end
+ * it to write below. Then show the lines held back meanwhile.
+ */
+static void
+prompt_end(int entered)
+{
+	struct iovec iov;
+	unsigned lost = held_lost;
+
+	if (!prompt_open)
+		return;
+	prompt_open = 0;
+	if (!entered) {
+		iov.iov_base = "\n";
+		iov.iov_len = 1;
+		io_write_local(STDERR_FILENO, &iov, 1);
+	}
+	if (held_len > 0) {
+		iov.iov_base = held;
+		iov.iov_len = held_len;
+		io_write_local(STDERR_FILENO, &iov, 1);
+	}
+	held_len = 0;
+	held_lost = 0;
+	if (lost > 0)	/* only "Turned away" lines are held */
+		say(SAY_STATUS, "Turned away %u more: busy", lost);
 }
 
 static void
@@ -633,7 +684,7 @@ term_cooked(void)
 		pending = 0;
 	tcsetattr(term_fd, TCSAFLUSH, &term_saved);
 	if (pending > 0)
-		say(0, "Ignored input typed during their turn.");
+		say(SAY_STATUS, "Ignored input typed during their turn.");
 }
 
 static void
@@ -770,7 +821,7 @@ net_listen(const struct endpoint *ep, const char *spec)
 	gai = getaddrinfo(ep->host[0] ? ep->host : NULL, ep->port, &hints,
 	    &res);
 	if (gai != 0) {
-		say(1, "resolve %s: %s", ep->host,
+		say(SAY_ERROR, "resolve %s: %s", ep->host,
 		    gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
 		return -1;
 	}
@@ -801,7 +852,7 @@ net_listen(const struct endpoint *ep, const char *spec)
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
-		say(1, "bind %s: %s", spec, strerror(err));
+		say(SAY_ERROR, "bind %s: %s", spec, strerror(err));
 		return -1;
 	}
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -810,7 +861,7 @@ net_listen(const struct endpoint *ep, const char *spec)
 		net_name((struct sockaddr *)&ss, sslen, name, sizeof(name));
 	else
 		snprintf(name, sizeof(name), "%s", spec);
-	say(0, "Listening on %s", name);
+	say(SAY_STATUS, "Listening on %s", name);
 	return fd;
 }
 
@@ -833,7 +884,7 @@ net_connect(struct chat *c, const struct endpoint *ep)
 	hints.ai_flags = AI_NUMERICSERV;
 	gai = getaddrinfo(ep->host, ep->port, &hints, &res);
 	if (gai != 0) {
-		say(1, "resolve %s: %s", ep->host,
+		say(SAY_ERROR, "resolve %s: %s", ep->host,
 		    gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
 		c->status = CHAT_EXIT_NET;
 		return -1;
@@ -883,7 +934,7 @@ net_connect(struct chat *c, const struct endpoint *ep)
 		return -1;
 	}
 	if (fd < 0) {
-		say(1, "connect %s: %s", c->where, strerror(err));
+		say(SAY_ERROR, "connect %s: %s", c->where, strerror(err));
 		c->status = timed_out ? CHAT_EXIT_TIMEOUT : CHAT_EXIT_NET;
 	}
 	return fd;
@@ -983,9 +1034,9 @@ chat_end(struct chat *c, int status, enum ending how)
 	} else {
 		net_drain(c->peer_fd);
 		close(c->peer_fd);
+		c->accept_paused = 0;	/* an fd is free again */
 	}
 	c->peer_fd = -1;
-	c->accept_paused = 0;
 	c->turn = TURN_NONE;
 	c->deadline = -1;
 	/* A listener's failed HELLO is a stranger, not a conversation. */
@@ -1030,16 +1081,16 @@ chat_peer_gone(struct chat *c, int err)
 		return;
 	}
 	if (err == ETIMEDOUT) {		/* from a send: it stopped reading */
-		say(1, "peer %s: not reading: no room to send within %lld "
+		say(SAY_ERROR, "peer %s: not reading: no room to send within %lld "
 		    "second%s", c->peer_name, c->timeout_ms / 1000,
 		    c->timeout_ms == 1000 ? "" : "s");
 		chat_end(c, CHAT_EXIT_TIMEOUT, END_CLOSE);
 		return;
 	}
 	if (err == 0 || err == EPIPE)
-		say(1, "peer %s closed the connection", c->peer_name);
+		say(SAY_ERROR, "peer %s closed the connection", c->peer_name);
 	else
-		say(1, "peer %s: %s", c->peer_name, strerror(err));
+		say(SAY_ERROR, "peer %s: %s", c->peer_name, strerror(err));
 	chat_end(c, CHAT_EXIT_PEER, END_CLOSE);
 }
 
@@ -1047,7 +1098,7 @@ chat_peer_gone(struct chat *c, int err)
 static void
 chat_protocol_error(struct chat *c, const char *reason)
 {
-	say(1, "peer %s: protocol error: %s", c->peer_name, reason);
+	say(SAY_ERROR, "peer %s: protocol error: %s", c->peer_name, reason);
 	chat_end(c, CHAT_EXIT_PEER, net_send(c, "ERR ", reason,
 	    strlen(reason)) == 0 ? END_LINGER : END_CLOSE);
 }
@@ -1061,7 +1112,7 @@ chat_timeout(struct chat *c)
 	if (c->turn == TURN_HELLO) {
 		if (c->timeout_ms < 0 || secs > CHAT_HELLO_SECS)
 			secs = CHAT_HELLO_SECS;
-		say(1, "peer %s: no HELLO within %lld second%s", c->peer_name,
+		say(SAY_ERROR, "peer %s: no HELLO within %lld second%s", c->peer_name,
 		    secs, secs == 1 ? "" : "s");
 		/* Only the listener has said HELLO, so only it may say ERR. */
 		chat_end(c, CHAT_EXIT_TIMEOUT, c->listening &&
@@ -1069,7 +1120,7 @@ chat_timeout(struct chat *c)
 		    END_CLOSE);
 		return;
 	}
-	say(1, "peer %s: no answer within %lld second%s", c->peer_name, secs,
+	say(SAY_ERROR, "peer %s: no answer within %lld second%s", c->peer_name, secs,
 	    secs == 1 ? "" : "s");
 	chat_quit(c, CHAT_EXIT_TIMEOUT);
 }
@@ -1083,7 +1134,8 @@ chat_our_turn(struct chat *c)
 	if (!c->in_tty)
 		return;
 	term_cooked();
-	chat_prompt();
+	if (!c->in_eof)		/* else this turn is a QUIT already */
+		chat_prompt();
 }
 
 /* "Your message: " on stderr; the user's Enter ends its line. */
@@ -1128,7 +1180,7 @@ chat_show(struct chat *c, const char *text, size_t len)
 		chat_quit(c, CHAT_EXIT_OK);
 		return;
 	}
-	say(1, "write stdout: %s", strerror(errno));
+	say(SAY_ERROR, "write stdout: %s", strerror(errno));
 	chat_quit(c, CHAT_EXIT_IO);
 }
 
@@ -1145,13 +1197,13 @@ chat_peer_frame(struct chat *c, const char *line, size_t len)
 		n = display_escape(reason, payload,
 		    plen < REASON_MAX ? plen : REASON_MAX);
 		reason[n] = '\0';
-		say(1, "peer %s: peer reported: %s", c->peer_name, reason);
+		say(SAY_ERROR, "peer %s: peer reported: %s", c->peer_name, reason);
 		chat_end(c, CHAT_EXIT_PEER, END_CLOSE);
 		return;
 	}
 	if (c->turn == TURN_HELLO) {
 		if (verb == VERB_BUSY && !c->listening) {
-			say(1, "connect %s: busy: the listener is in another "
+			say(SAY_ERROR, "connect %s: busy: the listener is in another "
 			    "conversation", c->where);
 			chat_end(c, CHAT_EXIT_BUSY, END_CLOSE);
 		} else if (verb != VERB_HELLO)
@@ -1159,19 +1211,19 @@ chat_peer_frame(struct chat *c, const char *line, size_t len)
 		else if (!hello_speaks(payload, plen))
 			chat_protocol_error(c, "unsupported version");
 		else if (c->listening) {
-			say(0, "Connection from %s", c->peer_name);
+			say(SAY_STATUS, "Connection from %s", c->peer_name);
 			chat_our_turn(c);
 		} else if (net_send(c, "HELLO " CHAT_PROTOCOL, "", 0) < 0)
 			chat_peer_gone(c, errno);
 		else {
-			say(0, "Connected to %s", c->peer_name);
+			say(SAY_STATUS, "Connected to %s", c->peer_name);
 			chat_their_turn(c);
 		}
 		return;
 	}
 	switch (verb) {
 	case VERB_QUIT:
-		say(0, "They ended the conversation.");
+		say(SAY_STATUS, "They ended the conversation.");
 		chat_end(c, CHAT_EXIT_OK, END_CLOSE);
 		break;
 	case VERB_MSG:
@@ -1237,7 +1289,7 @@ chat_stdin_input(struct chat *c)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n < 0) {
-		say(1, "read stdin: %s", strerror(errno));
+		say(SAY_ERROR, "read stdin: %s", strerror(errno));
 		c->in_eof = c->finished = 1;
 		c->status = CHAT_EXIT_IO;
 		chat_quit(c, CHAT_EXIT_IO);
@@ -1266,24 +1318,24 @@ chat_our_line(struct chat *c)
 	if (r != LINE_NONE)
 		c->in_lineno++;
 	if (r == LINE_TOOLONG && c->in_tty) {
-		say(1, "line too long (more than %d bytes): not sent",
+		say(SAY_ERROR, "line too long (more than %d bytes): not sent",
 		    CHAT_TEXT_MAX);
 		chat_prompt();		/* still our turn */
 		return 1;
 	}
 	if (r == LINE_TOOLONG) {
 		/* A script that lost a line is out of step with its peer. */
-		say(1, "stdin line %lu too long (more than %d bytes): not sent",
+		say(SAY_ERROR, "stdin line %lu too long (more than %d bytes): not sent",
 		    c->in_lineno, CHAT_TEXT_MAX);
 		c->in_eof = c->finished = 1;
 		linebuf_init(&c->in, CHAT_TEXT_MAX);
 		chat_quit(c, CHAT_EXIT_IO);
 		return 1;
 	}
-	if (r == LINE_OK)
-		prompt_open = 0;	/* the user's Enter ended the line */
+	if (r == LINE_OK)	/* Enter ended it, or Ctrl-D after text */
+		prompt_end(!c->in_eof);
 	if (r == LINE_NONE || (len == 4 && memcmp(line, "QUIT", 4) == 0)) {
-		say(0, "You ended the conversation.");
+		say(SAY_STATUS, "You ended the conversation.");
 		chat_quit(c, CHAT_EXIT_OK);
 		return 1;
 	}
@@ -1303,13 +1355,13 @@ chat_accept(struct chat *c)
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	char name[PEER_NAME_MAX];
-	int fd, reprompt;
+	int fd;
 
 	fd = accept(c->listen_fd, (struct sockaddr *)&ss, &sslen);
 	if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
 		/* The connection stays queued and the socket readable: wait
 		 * for one of ours to close rather than spin on it. */
-		say(1, "accept: %s", strerror(errno));
+		say(SAY_ERROR, "accept: %s", strerror(errno));
 		c->accept_paused = 1;
 		return;
 	}
@@ -1328,10 +1380,7 @@ chat_accept(struct chat *c)
 	}
 	net_drain(fd);
 	close(fd);
-	reprompt = prompt_open;
-	say(0, "Turned away %s: busy", name);
-	if (reprompt)
-		chat_prompt();	/* the user is still typing at it */
+	say(SAY_STATUS | SAY_HOLD, "Turned away %s: busy", name);
 }
 
 /* A stop signal arrived: tell the peer QUIT, report, finish. */
@@ -1342,7 +1391,7 @@ chat_stop(struct chat *c)
 	    stop_signal == SIGTERM ? "SIGTERM" :
 	    stop_signal == SIGQUIT ? "SIGQUIT" : "SIGHUP";
 
-	say(1, "interrupted by %s", name);
+	say(SAY_ERROR, "interrupted by %s", name);
 	if (c->peer_fd >= 0 && (c->listening || c->turn != TURN_HELLO)) {
 		/* Non-blocking and best effort: we are leaving. */
 		if (write(c->peer_fd, "QUIT\n", 5) == 5)
@@ -1418,7 +1467,7 @@ chat_loop(struct chat *c)
 		    &wait_mask) < 0) {
 			if (errno == EINTR)
 				continue;
-			say(1, "poll: %s", strerror(errno));
+			say(SAY_ERROR, "poll: %s", strerror(errno));
 			return CHAT_EXIT_IO;
 		}
 		if (stop_signal)
@@ -1467,7 +1516,7 @@ main(int argc, char **argv)
 	struct chat *c = &chat;
 	struct endpoint ep;
 	const char *spec = NULL, *why;
-	int ch, mode = 0, once = 0, fd, status;
+	int ch, mode = 0, once = 0, help = 0, version = 0, fd, status;
 
 	c->timeout_ms = -1;
 	opterr = 0;		/* our own messages, with our own name */
@@ -1477,7 +1526,7 @@ main(int argc, char **argv)
 		case 'l':
 		case 'c':
 			if (mode != 0) {
-				say(1, "--listen and --connect go alone, "
+				say(SAY_ERROR, "--listen and --connect go alone, "
 				    "and once each");
 				goto bad_usage;
 			}
@@ -1489,43 +1538,52 @@ main(int argc, char **argv)
 			break;
 		case 't':
 			if (parse_seconds(optarg, &c->timeout_ms) < 0) {
-				say(1, "bad --timeout '%s': expected seconds "
+				say(SAY_ERROR, "bad --timeout '%s': expected seconds "
 				    "from 1 to %d", optarg, TIMEOUT_MAX_SECS);
 				goto bad_usage;
 			}
 			break;
 		case 'h':
-			usage(stdout);
-			return CHAT_EXIT_OK;
+			help = 1;
+			break;
 		case 'V':
-			printf("chat %s\nprotocol %s\n", CHAT_VERSION,
-			    CHAT_PROTOCOL);
-			return CHAT_EXIT_OK;
+			version = 1;
+			break;
 		case ':':
-			say(1, "option '%s' needs an argument",
+			say(SAY_ERROR, "option '%s' needs an argument",
 			    argv[optind - 1]);
 			goto bad_usage;
 		default:
-			say(1, "unknown option '%s'", argv[optind - 1]);
+			say(SAY_ERROR, "unknown option '%s'", argv[optind - 1]);
 			goto bad_usage;
 		}
 	}
 	if (optind < argc) {
-		say(1, "unexpected argument '%s'", argv[optind]);
+		say(SAY_ERROR, "unexpected argument '%s'", argv[optind]);
 		goto bad_usage;
 	}
+	why = spec == NULL ? NULL : endpoint_parse(spec, mode == 'l' ?
+	    ENDPOINT_LISTEN : ENDPOINT_CONNECT, &ep);
+	if (why != NULL) {
+		say(SAY_ERROR, "bad endpoint '%s': %s", spec, why);
+		goto bad_usage;
+	}
+	/* Only a command line that parses gets help: a typo next to
+	 * --help should not pass unnoticed. */
+	if (help) {
+		usage(stdout);
+		return CHAT_EXIT_OK;
+	}
+	if (version) {
+		printf("chat %s\nprotocol %s\n", CHAT_VERSION, CHAT_PROTOCOL);
+		return CHAT_EXIT_OK;
+	}
 	if (mode == 0) {
-		say(1, "missing --listen [ADDR:]PORT or --connect HOST:PORT");
+		say(SAY_ERROR, "missing --listen [ADDR:]PORT or --connect HOST:PORT");
 		goto bad_usage;
 	}
 	if (once && mode != 'l') {
-		say(1, "--once needs --listen");
-		goto bad_usage;
-	}
-	why = endpoint_parse(spec, mode == 'l' ? ENDPOINT_LISTEN :
-	    ENDPOINT_CONNECT, &ep);
-	if (why != NULL) {
-		say(1, "bad endpoint '%s': %s", spec, why);
+		say(SAY_ERROR, "--once needs --listen");
 		goto bad_usage;
 	}
 

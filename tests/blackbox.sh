@@ -1372,6 +1372,12 @@ test_unknown_option_is_a_usage_error() {
 	usage_error --listen 127.0.0.1:0 stray
 }
 
+test_help_next_to_a_bad_option_is_a_usage_error() {
+	usage_error --help --bogus
+	usage_error --version --listen 65536
+	usage_error -h stray
+}
+
 test_listen_with_connect_is_a_usage_error() {
 	usage_error --listen 127.0.0.1:0 --connect 127.0.0.1:1
 	usage_error --connect 127.0.0.1:1 --listen 127.0.0.1:0
