@@ -78,7 +78,7 @@ struct chat {
 	int listening;			/* --listen, else --connect */
 	int once;			/* --once */
 	long long timeout_ms;		/* --timeout, or -1 for none */
-	char where[CHAT_HOST_MAX + 12];	/* HOST:PORT as given, for errors */
+	const char *where;		/* HOST:PORT as given, for errors */
 
 	/* local side */
 	int in_fd, out_fd;		/* stdin, stdout */
@@ -177,7 +177,7 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Milliseconds from now until deadline for ppoll, or NULL for none. */
+/* The time left until deadline as a ppoll() timeout; NULL for none. */
 static struct timespec *
 wait_until(long long deadline, struct timespec *ts)
 {
@@ -346,12 +346,12 @@ io_write_all(int fd, struct iovec *iov, int iovcnt, long long deadline)
 static int
 io_write_local(int fd, struct iovec *iov, int iovcnt)
 {
-	sigset_t held;
+	sigset_t blocked;
 	int r;
 
-	sigprocmask(SIG_SETMASK, &wait_mask, &held);
+	sigprocmask(SIG_SETMASK, &wait_mask, &blocked);
 	r = io_write_all(fd, iov, iovcnt, -1);
-	sigprocmask(SIG_SETMASK, &held, NULL);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
 	return r;
 }
 
@@ -536,12 +536,11 @@ endpoint_parse(const char *spec, enum endpoint_use use, struct endpoint *ep)
 	if (*port == '\0')
 		return "missing port";
 	for (p = port; *p != '\0'; p++) {
+		if (*p >= '0' && *p <= '9')
+			value = value * 10 + (*p - '0');
 		if (*p < '0' || *p > '9' || value > 65535)
 			return "port must be a number from 0 to 65535";
-		value = value * 10 + (*p - '0');
 	}
-	if (value > 65535)
-		return "port must be a number from 0 to 65535";
 	if (value == 0 && use == ENDPOINT_CONNECT)
 		return "port must be a number from 1 to 65535";
 	memcpy(ep->host, host, hlen);
@@ -1392,12 +1391,12 @@ chat_stop(struct chat *c)
 	    stop_signal == SIGQUIT ? "SIGQUIT" : "SIGHUP";
 
 	say(SAY_ERROR, "interrupted by %s", name);
-	if (c->peer_fd >= 0 && (c->listening || c->turn != TURN_HELLO)) {
-		/* Non-blocking and best effort: we are leaving. */
-		if (write(c->peer_fd, "QUIT\n", 5) == 5)
-			shutdown(c->peer_fd, SHUT_WR);
-	}
 	if (c->peer_fd >= 0) {
+		/* QUIT only after our HELLO; non-blocking and best effort,
+		 * as we are leaving. */
+		if ((c->listening || c->turn != TURN_HELLO) &&
+		    write(c->peer_fd, "QUIT\n", 5) == 5)
+			shutdown(c->peer_fd, SHUT_WR);
 		net_drain(c->peer_fd);
 		close(c->peer_fd);
 		c->peer_fd = -1;
@@ -1592,7 +1591,7 @@ main(int argc, char **argv)
 	chat_init(c, STDIN_FILENO, STDOUT_FILENO);
 	c->listening = mode == 'l';
 	c->once = once;
-	snprintf(c->where, sizeof(c->where), "%s", spec);
+	c->where = spec;
 	if (c->in_tty)
 		term_init(c->in_fd);
 
