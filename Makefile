@@ -3,7 +3,9 @@
 # Targets:
 #   make            build ./chat
 #   make demo       build, then play a scripted conversation on loopback
-#   make test       unit tests, black-box tests, expect tests
+#   make test       unit tests, black-box tests, expect tests, soak
+#   make bench      time chat against a bare C floor (reports, never fails
+#                   on time; fails if a transcript is wrong)
 #   make install    install chat into $(DESTDIR)$(PREFIX)/bin
 #                   (PREFIX=/usr/local; DESTDIR= for staging)
 #   make uninstall  remove it again
@@ -36,6 +38,13 @@ test: chat tests/unit
 	./tests/unit
 	bash tests/blackbox.sh
 	@sh tests/expect.sh tests/interactive.exp
+	bash tests/soak.sh
+
+tests/bench/floor: tests/bench/floor.c
+	$(CC) $(CPPFLAGS) $(CHAT_CFLAGS) -o $@ tests/bench/floor.c $(LDFLAGS)
+
+bench: chat tests/bench/floor
+	bash tests/bench/bench.sh
 
 install: chat
 	mkdir -p $(DESTDIR)$(BINDIR)
@@ -46,10 +55,10 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/chat
 
 clean:
-	rm -f chat tests/unit tests/chat-lib.o
+	rm -f chat tests/unit tests/chat-lib.o tests/bench/floor
 	rm -rf tests/out
 
 help:
-	@sed -n '3,11s/^# //p' Makefile
+	@sed -n '3,13s/^# //p' Makefile
 
-.PHONY: all demo test install uninstall clean help
+.PHONY: all bench demo test install uninstall clean help

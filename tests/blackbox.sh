@@ -19,9 +19,9 @@ set -u
 export LC_ALL=C		# English error texts, "." in EPOCHREALTIME
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CHAT=$ROOT/chat
-LIMIT=10	# seconds a chat may run before timeout(1) stops it
-WAIT=5		# seconds to wait for an expected line or event
+CHAT=${CHAT:-$ROOT/chat}	# CHAT=path tests another build (make check-asan)
+LIMIT=${LIMIT:-10}	# seconds a chat may run before timeout(1) stops it
+WAIT=${WAIT:-5}		# seconds to wait for an expected line or event
 TEXT_MAX=65532	# CHAT_TEXT_MAX: the longest message text
 
 declare -A PID	# role -> pid of the timeout(1) that runs the role's chat
