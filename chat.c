@@ -91,7 +91,8 @@ struct chat {
 	int listen_fd;			/* -1 for a connector */
 	int peer_fd;			/* -1 between conversations */
 	enum turn turn;
-	long long deadline;		/* for the peer, -1 for none */
+	long long deadline;		/* for the peer's turn, -1 for none */
+	long long frame_deadline;	/* for the frame begun, -1 for none */
 	char peer_name[PEER_NAME_MAX];	/* ADDR:PORT of the peer */
 	struct linebuf net;		/* the peer's bytes, cut into frames */
 	int linger_fd;			/* a finished socket, drained to EOF */
@@ -121,6 +122,7 @@ static void	 chat_stdin_input(struct chat *);
 static void	 chat_stop(struct chat *);
 static void	 chat_their_turn(struct chat *);
 static void	 chat_timeout(struct chat *);
+static long long frame_ms(const struct chat *);
 static int	 io_write_all(int, struct iovec *, int, long long);
 static int	 io_write_local(int, struct iovec *, int);
 static int	 net_connect(struct chat *, const struct endpoint *);
@@ -985,7 +987,7 @@ chat_init(struct chat *c, int in_fd, int out_fd)
 	c->listen_fd = c->peer_fd = c->linger_fd = -1;
 	c->accept_paused = 0;
 	c->turn = TURN_NONE;
-	c->deadline = -1;
+	c->deadline = c->frame_deadline = -1;
 	c->status = CHAT_EXIT_OK;
 	c->finished = 0;
 }
@@ -1009,6 +1011,7 @@ chat_start(struct chat *c, int fd)
 	if (c->timeout_ms >= 0 && c->timeout_ms < hello_ms)
 		hello_ms = c->timeout_ms;
 	c->deadline = now_ms() + hello_ms;
+	c->frame_deadline = -1;
 	if (c->listening && net_send(c, "HELLO " CHAT_PROTOCOL, "", 0) < 0)
 		chat_peer_gone(c, errno);
 }
@@ -1037,7 +1040,7 @@ chat_end(struct chat *c, int status, enum ending how)
 	}
 	c->peer_fd = -1;
 	c->turn = TURN_NONE;
-	c->deadline = -1;
+	c->deadline = c->frame_deadline = -1;
 	/* A listener's failed HELLO is a stranger, not a conversation. */
 	if (was_conversation || !c->listening)
 		c->status = status;
@@ -1102,12 +1105,31 @@ chat_protocol_error(struct chat *c, const char *reason)
 	    strlen(reason)) == 0 ? END_LINGER : END_CLOSE);
 }
 
-/* The peer's deadline passed: HELLO or their turn took too long. */
+/* How long a begun frame may take: CHAT_FRAME_SECS, or --timeout if less. */
+static long long
+frame_ms(const struct chat *c)
+{
+	long long ms = CHAT_FRAME_SECS * 1000LL;
+
+	return c->timeout_ms >= 0 && c->timeout_ms < ms ? c->timeout_ms : ms;
+}
+
+/* A deadline passed: HELLO, their turn or a begun frame took too long. */
 static void
 chat_timeout(struct chat *c)
 {
 	long long secs = c->timeout_ms / 1000;
 
+	if (c->deadline < 0 || now_ms() < c->deadline) {
+		secs = frame_ms(c) / 1000;
+		say(SAY_ERROR, "peer %s: frame not finished within %lld second%s",
+		    c->peer_name, secs, secs == 1 ? "" : "s");
+		/* ERR only once we have said HELLO, as for a missing HELLO. */
+		chat_end(c, CHAT_EXIT_TIMEOUT, (c->listening ||
+		    c->turn != TURN_HELLO) && net_send(c, "ERR frame too slow",
+		    "", 0) == 0 ? END_LINGER : END_CLOSE);
+		return;
+	}
 	if (c->turn == TURN_HELLO) {
 		if (c->timeout_ms < 0 || secs > CHAT_HELLO_SECS)
 			secs = CHAT_HELLO_SECS;
@@ -1265,12 +1287,17 @@ chat_peer_input(struct chat *c)
 	while (c->peer_fd >= 0) {
 		switch (linebuf_next(&c->net, &line, &len)) {
 		case LINE_OK:
+			c->frame_deadline = -1;
 			chat_peer_frame(c, line, len);
 			break;
 		case LINE_TOOLONG:
 			chat_protocol_error(c, "frame too long");
 			return;
 		case LINE_NONE:
+			/* The clock of a frame starts at its first byte. */
+			if (c->peer_fd >= 0 && c->frame_deadline < 0 &&
+			    linebuf_pending(&c->net))
+				c->frame_deadline = now_ms() + frame_ms(c);
 			return;
 		}
 	}
@@ -1458,6 +1485,9 @@ chat_loop(struct chat *c)
 			fds[i].revents = 0;
 		}
 		deadline = c->deadline;
+		if (c->frame_deadline >= 0 &&
+		    (deadline < 0 || c->frame_deadline < deadline))
+			deadline = c->frame_deadline;
 		if (c->linger_fd >= 0 &&
 		    (deadline < 0 || c->linger_deadline < deadline))
 			deadline = c->linger_deadline;
@@ -1486,7 +1516,9 @@ chat_loop(struct chat *c)
 			chat_accept(c);
 
 		now = now_ms();
-		if (c->peer_fd >= 0 && c->deadline >= 0 && now >= c->deadline)
+		if (c->peer_fd >= 0 && ((c->deadline >= 0 &&
+		    now >= c->deadline) || (c->frame_deadline >= 0 &&
+		    now >= c->frame_deadline)))
 			chat_timeout(c);
 		if (c->linger_fd >= 0 && now >= c->linger_deadline)
 			chat_linger_close(c);

@@ -17,6 +17,10 @@
 #define CHAT_TEXT_MAX	(CHAT_FRAME_MAX - 4)
 /* A peer must complete its HELLO line within this many seconds. */
 #define CHAT_HELLO_SECS	5
+/* A frame whose first byte has arrived must end (LF) within this many
+ * seconds, however its bytes trickle in: a started frame holds memory and
+ * the listener, so it gets a deadline, not an idle timer. */
+#define CHAT_FRAME_SECS	10
 /* The longest host name or address an endpoint may hold. */
 #define CHAT_HOST_MAX	255
 /* display_escape() writes at most this many bytes for n input bytes. */
