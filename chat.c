@@ -37,6 +37,8 @@
 
 /* After we send QUIT or ERR, wait this long for the peer to close. */
 #define LINGER_MS	2000
+/* The most net_drain() reads before a close: a frame and a bit. */
+#define DRAIN_MAX	(2 * CHAT_FRAME_MAX)
 /* A numeric host (IPv6 with a scope id fits) and a port, as shown. */
 #define HOST_NUM_MAX	64
 #define PEER_NAME_MAX	(HOST_NUM_MAX + sizeof("[]:65535"))
@@ -540,11 +542,12 @@ endpoint_parse(const char *spec, enum endpoint_use use, struct endpoint *ep)
 	for (p = port; *p != '\0'; p++) {
 		if (*p >= '0' && *p <= '9')
 			value = value * 10 + (*p - '0');
-		if (*p < '0' || *p > '9' || value > 65535)
-			return "port must be a number from 0 to 65535";
+		if (*p < '0' || *p > '9' || value > 65535 ||
+		    (value == 0 && p[1] == '\0' && use == ENDPOINT_CONNECT))
+			return use == ENDPOINT_CONNECT ?
+			    "port must be a number from 1 to 65535" :
+			    "port must be a number from 0 to 65535";
 	}
-	if (value == 0 && use == ENDPOINT_CONNECT)
-		return "port must be a number from 1 to 65535";
 	memcpy(ep->host, host, hlen);
 	ep->host[hlen] = '\0';
 	while (port[0] == '0' && port[1] != '\0')
@@ -941,14 +944,19 @@ net_connect(struct chat *c, const struct endpoint *ep)
 	return fd;
 }
 
-/* Read and discard what has arrived, so that close() sends no RST. */
+/*
+ * Read and discard what has arrived, so that close() sends no RST. At
+ * most DRAIN_MAX bytes: a peer that keeps sending must not hold us here.
+ */
 static void
 net_drain(int fd)
 {
 	char sink[4096];
+	size_t total = 0;
+	ssize_t n;
 
-	while (read(fd, sink, sizeof(sink)) > 0)
-		continue;
+	while (total < DRAIN_MAX && (n = read(fd, sink, sizeof(sink))) > 0)
+		total += n;
 }
 
 /*

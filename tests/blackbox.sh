@@ -1329,7 +1329,8 @@ test_stdout_closed_by_its_reader_ends_quietly_exit_0() {
 	    fail "exit status $(< c.status), expected 0; stderr $(show c.err)"
 	expect_no_line_re c.err 'chat: .*'
 	exec 7>&- 8>&-
-	chat_reap l
+	chat_finish l 0		# it learned QUIT from the connector
+	expect_line l.err 'They ended the conversation.'
 }
 
 test_stdout_write_error_exits_1() {
@@ -1447,6 +1448,604 @@ test_version_prints_chat_1_0_0_and_protocol_exit_0() {
 	    fail "no protocol chat/1 in $(show version.out)"
 	cmp -s version.out v.out || fail "-V and --version differ"
 	expect_bytes version.err ''
+}
+
+# === Faults and bad input ====================================================
+
+# These go through the fault suite of the issue: hostile bytes, frames at
+# and past the limit, floods, slow and silent peers, peers that vanish,
+# scripts that end, busy listeners, restarts and bad endpoints.
+
+# reported_at_once FILE ERE: within 2 s a line of FILE matches ERE: a peer
+# that vanishes is noticed at once, not at the next write or deadline.
+reported_at_once() {
+	until_deadline 2 has_line_re "$1" "$2" ||
+	    fail "no line matching /$2/ in $1 within 2 s; it holds $(show "$1")"
+}
+
+# raw_reset: the raw peer aborts its connection: an RST, not a FIN. bash
+# cannot set SO_LINGER, so perl sets it on the socket behind fd 3 (an
+# option of the socket, shared by every descriptor of it), and the close
+# of bash's own fd 3, the last one, is then the abortive one.
+raw_reset() {
+	perl -MSocket -e 'open(my $s, "+<&=", 3) or die "fd 3: $!\n";
+	    setsockopt($s, SOL_SOCKET, SO_LINGER, pack("ii", 1, 0)) or
+	    die "SO_LINGER: $!\n"' || fail "raw peer: cannot set SO_LINGER"
+	raw_close
+}
+
+# raw_drip TEXT: in the background, the raw peer sends TEXT one byte a
+# second and no LF, as a peer on a very slow link would; DRIP is its pid.
+# It stops when the connection is gone.
+raw_drip() {
+	(
+		local i
+
+		for (( i = 0; i < ${#1}; i++ )); do
+			printf '%s' "${1:i:1}" >&3 || exit 0
+			sleep 1		# the peer's own pace, not a wait
+		done
+	) &
+	DRIP=$!
+	echo "$DRIP" >> "$T/pids"
+}
+
+# raw_drip_stop: the dripping peer stops and lets go of the connection.
+raw_drip_stop() {
+	kill "$DRIP" 2>/dev/null
+	wait "$DRIP" 2>/dev/null
+	raw_close
+}
+
+# ms_since START: set TOOK to the milliseconds since START (EPOCHREALTIME
+# without its dot).
+ms_since() {
+	TOOK=$(( (${EPOCHREALTIME/./} - $1) / 1000 ))
+}
+
+# vm_kb PID FIELD: set KB to FIELD (VmRSS, VmHWM...) of the process, in kB.
+vm_kb() {
+	local key value unit
+
+	while read -r key value unit; do
+		if [[ $key == "$2:" ]]; then
+			KB=$value
+			return 0
+		fi
+	done < "/proc/$1/status"
+	fail "no $2 in /proc/$1/status"
+}
+
+# time_wait_on PORT: whether a TCP socket on 127.0.0.1:PORT is in
+# TIME_WAIT (state 06 in /proc/net/tcp).
+time_wait_on() {
+	local hex
+
+	printf -v hex '0100007F:%04X' "$1"
+	awk -v local="$hex" '$2 == local && $4 == "06" { found = 1 }
+	    END { exit !found }' /proc/net/tcp
+}
+
+# accept_queue_is PORT N: whether N connections wait to be accepted on the
+# listening socket 127.0.0.1:PORT (the rx_queue of a LISTEN socket, state
+# 0A in /proc/net/tcp).
+accept_queue_is() {
+	local hex queue
+
+	printf -v hex '0100007F:%04X' "$1"
+	queue=$(awk -v local="$hex" '$2 == local && $4 == "0A" {
+	    sub(/.*:/, "", $5); print $5; exit }' /proc/net/tcp)
+	[[ $queue ]] && (( 16#$queue == $2 ))
+}
+
+# assorted_lines TAG N: set SCRIPT to N script lines of assorted lengths,
+# from empty to the longest a message may be, none of them QUIT. The
+# lengths straddle the 64 KiB reads and buffers of both sides.
+assorted_lines() {
+	local lengths=(0 1 "$TEXT_MAX" 17 40000 $(( TEXT_MAX - 1 )) 3 8191
+	    8192 4096 250)
+	local i
+
+	SCRIPT=()
+	for (( i = 0; i < $2; i++ )); do
+		long_text "${lengths[i % ${#lengths[@]}]}" \
+		    "$1 $i: the quick brown fox	jumps over \\x1b; "
+		SCRIPT+=("$TEXT")
+	done
+}
+
+# --- What the peer sends: escaped on the way to the screen
+
+test_osc_title_and_clipboard_sequences_from_peer_are_shown_escaped() {
+	raw_tells_listener 'title \033]0;pwned\007!' \
+	    'clipboard \033]52;c;cm0gLXJmIH4=\007!' \
+	    'clipboard st \033]52;c;aGk=\033\\!' \
+	    'bs mid\bline, cr mid\rline' 'csi \2332J, csi \302\2332J'
+	expect_bytes l.out 'They say: %s\n' 'title \x1b]0;pwned\x07!' \
+	    'clipboard \x1b]52;c;cm0gLXJmIH4=\x07!' \
+	    'clipboard st \x1b]52;c;aGk=\x1b\!' \
+	    'bs mid\x08line, cr mid\x0dline' 'csi \x9b2J, csi \u009b2J'
+}
+
+# Each of the nine bidi controls in its own message, so that a failure
+# names the one that got through.
+test_each_bidi_control_from_peer_is_shown_as_a_u_escape() {
+	raw_tells_listener 'lre \342\200\252.' 'rle \342\200\253.' \
+	    'pdf \342\200\254.' 'lro \342\200\255.' 'rlo \342\200\256.' \
+	    'lri \342\201\246.' 'rli \342\201\247.' 'fsi \342\201\250.' \
+	    'pdi \342\201\251.' 'all \342\200\256\342\201\247\342\200\255!'
+	expect_bytes l.out 'They say: %s\n' 'lre \u202a.' 'rle \u202b.' \
+	    'pdf \u202c.' 'lro \u202d.' 'rlo \u202e.' 'lri \u2066.' \
+	    'rli \u2067.' 'fsi \u2068.' 'pdi \u2069.' \
+	    'all \u202e\u2067\u202d!'
+}
+
+test_nul_and_bad_utf8_mid_message_are_escaped_and_the_rest_kept() {
+	raw_tells_listener 'a\000\000b\000' \
+	    '3-byte overlong \340\200\257 kept' \
+	    '4-byte overlong \360\200\200\257 kept' \
+	    '2-byte overlong \301\277 kept' 'never utf8 \376\377 kept' \
+	    'cut short \342\202 then \303\251 kept' \
+	    '\000 nul first, utf8 after: \346\227\245 \360\237\230\200'
+	expect_bytes l.out 'They say: %s\n' 'a\x00\x00b\x00' \
+	    '3-byte overlong \xe0\x80\xaf kept' \
+	    '4-byte overlong \xf0\x80\x80\xaf kept' \
+	    '2-byte overlong \xc1\xbf kept' 'never utf8 \xfe\xff kept' \
+	    'cut short \xe2\x82 then é kept' \
+	    '\x00 nul first, utf8 after: 日 😀'
+}
+
+# --- The frame limit
+
+test_frame_at_limit_is_delivered_and_one_byte_over_ends_conversation() {
+	local at_limit
+
+	fifo_hold l 7
+	chat_listen l
+	printf 'first\nsecond\n' >&7
+	raw_connect
+	raw_hello
+	raw_expect 'MSG first'
+	long_text "$TEXT_MAX" 'at the limit '	# "MSG " + this: 65536 bytes
+	at_limit=$TEXT
+	raw_send 'MSG %s\n' "$at_limit"
+	raw_expect 'MSG second'
+	long_text $(( TEXT_MAX + 1 )) 'one over '	# 65537, then its LF
+	raw_breaks_protocol 'ERR frame too long' 'MSG %s\n' "$TEXT"
+	wait_line l.err \
+	    "chat: peer 127.0.0.1:$RAWPORT: protocol error: frame too long"
+	# The listener serves the next peer.
+	printf 'ok\n' > next.in
+	chat_connect next
+	wait_line next.err "Connected to 127.0.0.1:$PORT"
+	printf 'after\nQUIT\n' >&7
+	exec 7>&-
+	chat_finish next 0
+	chat_finish l 0
+	expect_bytes next.out 'They say: after\n'
+	expect_bytes l.out 'They say: %s\n' "$at_limit" ok
+}
+
+# A gigabyte without LF: chat holds at most one frame, refuses the peer
+# after CHAT_FRAME_MAX bytes, and the flood ends on a reset (chat drains
+# at most 2 s after its ERR), not after a gigabyte.
+test_gigabyte_without_newline_keeps_memory_flat_and_next_is_served() {
+	local before
+
+	fifo_hold l 7
+	chat_listen l
+	printf 'first\n' >&7
+	raw_connect
+	raw_hello
+	raw_expect 'MSG first'
+	chat_pid l
+	vm_kb "$CPID" VmHWM
+	before=$KB
+	(
+		printf 'MSG ' >&3 && head -c 1G /dev/zero | tr '\0' x >&3
+		: > flood.done
+	) 2> flood.err &
+	echo "$!" >> "$T/pids"
+	raw_expect 'ERR frame too long'
+	raw_expect_close
+	raw_close
+	wait_line l.err \
+	    "chat: peer 127.0.0.1:$RAWPORT: protocol error: frame too long"
+	# The next peer is served while the flood still runs.
+	printf 'ok\n' > next.in
+	chat_connect next
+	wait_line next.err "Connected to 127.0.0.1:$PORT"
+	until_deadline 8 test -e flood.done ||
+	    fail "the flood still runs 8 s after ERR: the listener reads it all"
+	vm_kb "$CPID" VmHWM
+	(( KB - before < 1024 )) ||
+	    fail "listener's peak memory grew by $(( KB - before )) kB" \
+	    "($before kB to $KB kB), expected under 1024 kB"
+	printf 'after\nQUIT\n' >&7
+	exec 7>&-
+	chat_finish next 0
+	chat_finish l 0
+	expect_bytes next.out 'They say: after\n'
+	expect_bytes l.out 'They say: ok\n'
+}
+
+# --- Slow and silent peers
+
+# A frame has CHAT_FRAME_SECS (10 s) from its first byte to its LF,
+# however its bytes trickle in: it is a deadline, not an idle timer, so a
+# byte a second does not push it back, and it holds in the peer's turn
+# even without --timeout.
+test_drip_fed_frame_is_dropped_after_10_seconds() {
+	local start
+
+	fifo_hold l 7
+	LIMIT=20 chat_listen l
+	printf 'first\n' >&7
+	raw_connect
+	raw_hello
+	raw_expect 'MSG first'		# their turn, no --timeout
+	start=${EPOCHREALTIME/./}
+	raw_drip 'MSG I am typing this very slowly, one byte a second...'
+	raw_expect 'ERR frame too slow' 14
+	ms_since "$start"
+	(( TOOK >= 9500 && TOOK <= 12500 )) ||
+	    fail "ERR frame too slow came after $TOOK ms, expected about 10000"
+	raw_expect_close
+	raw_drip_stop
+	wait_line l.err \
+	    "chat: peer 127.0.0.1:$RAWPORT: frame not finished within 10 seconds"
+	expect_bytes l.out ''
+	listener_serves_next
+}
+
+# With --timeout 2 in the peer's turn, the turn's deadline comes first: it
+# counts from the start of the turn, and a dripping peer cannot stretch it.
+test_drip_fed_frame_does_not_stretch_the_turn_timeout_exit_6() {
+	local start
+
+	printf 'Are you there?\nnever sent\n' > l.in
+	chat_listen l --once --timeout 2
+	raw_connect 'HELLO chat/1\n'
+	raw_expect 'HELLO chat/1'
+	raw_expect 'MSG Are you there?'
+	start=${EPOCHREALTIME/./}
+	raw_drip 'MSG yes, but I type very slowly'
+	raw_expect QUIT 6
+	ms_since "$start"
+	(( TOOK >= 1500 && TOOK <= 3500 )) ||
+	    fail "QUIT came after $TOOK ms, expected about 2000"
+	raw_expect_close
+	raw_drip_stop
+	chat_finish l 6
+	expect_line l.err "chat: peer 127.0.0.1:$RAWPORT: no answer within 2 seconds"
+	expect_no_line_re l.err '.*frame not finished.*'
+	expect_bytes l.out ''
+}
+
+# The frame deadline holds in every state: here a frame begun in our
+# turn, out of turn, that never ends. --timeout 2 shortens it.
+test_drip_fed_frame_in_our_turn_ends_at_shorter_timeout_exit_6() {
+	local start
+
+	fifo_hold l 7
+	chat_listen l --once --timeout 2
+	raw_connect 'HELLO chat/1\n'
+	raw_expect 'HELLO chat/1'
+	wait_line l.err "Connection from 127.0.0.1:$RAWPORT"	# our turn
+	start=${EPOCHREALTIME/./}
+	raw_drip 'MSG not my turn, and slow too'
+	raw_expect 'ERR frame too slow' 6
+	ms_since "$start"
+	(( TOOK >= 1500 && TOOK <= 3500 )) ||
+	    fail "ERR frame too slow came after $TOOK ms, expected about 2000"
+	raw_expect_close
+	raw_drip_stop
+	chat_finish l 6
+	exec 7>&-
+	expect_line l.err \
+	    "chat: peer 127.0.0.1:$RAWPORT: frame not finished within 2 seconds"
+	expect_bytes l.out ''
+}
+
+# A chat peer stopped (SIGSTOP) in its turn holds its connection open
+# and says nothing: --timeout ends the conversation, and the peer, once
+# continued, learns that it was ended.
+test_stopped_peer_is_given_up_after_timeout_exit_6() {
+	local start
+
+	printf 'hi\nnever sent\n' > l.in
+	fifo_hold c 8
+	chat_listen l --once --timeout 1
+	start=${EPOCHREALTIME/./}
+	chat_connect c
+	wait_line c.out 'They say: hi'		# the connector's turn
+	chat_pid c
+	kill -STOP "$CPID"
+	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:[0-9]+: no answer within 1 second"
+	ms_since "$start"
+	(( TOOK <= 3000 )) ||
+	    fail "the listener gave up after $TOOK ms, expected about 1000"
+	kill -CONT "$CPID"
+	chat_finish c 0
+	chat_finish l 6
+	peer_port l
+	expect_line l.err "chat: peer 127.0.0.1:$CPORT: no answer within 1 second"
+	expect_line c.err 'They ended the conversation.'
+	expect_bytes c.out 'They say: hi\n'
+	expect_bytes l.out ''
+}
+
+# --timeout shortens the 5 s HELLO deadline too; a stranger that never
+# said HELLO does not use up a --once listener's one conversation.
+test_silent_peer_gets_err_no_hello_within_shorter_timeout() {
+	local start
+
+	printf 'hi\nQUIT\n' > l.in
+	printf 'hello\n' > c.in
+	chat_listen l --once --timeout 1
+	start=${EPOCHREALTIME/./}
+	raw_connect
+	raw_expect 'HELLO chat/1'
+	raw_expect 'ERR no hello' 4
+	ms_since "$start"
+	(( TOOK >= 900 && TOOK <= 2500 )) ||
+	    fail "ERR no hello came after $TOOK ms, expected about 1000"
+	raw_expect_close
+	raw_close
+	wait_line l.err "chat: peer 127.0.0.1:$RAWPORT: no HELLO within 1 second"
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: hi\n'
+	expect_bytes l.out 'They say: hello\n'
+}
+
+# --- Peers that vanish, in their turn and in ours
+
+test_peer_closing_mid_frame_in_their_turn_is_reported_at_once() {
+	fifo_hold l 7
+	chat_listen l
+	printf 'first\n' >&7
+	raw_connect
+	raw_hello
+	raw_expect 'MSG first'
+	raw_send 'MSG half a li'
+	raw_close
+	reported_at_once l.err \
+	    "chat: peer 127\\.0\\.0\\.1:$RAWPORT closed the connection"
+	expect_bytes l.out ''
+	listener_serves_next
+}
+
+test_peer_closing_mid_frame_in_our_turn_is_reported_at_once() {
+	fifo_hold l 7
+	chat_listen l
+	raw_connect
+	raw_hello
+	wait_line l.err "Connection from 127.0.0.1:$RAWPORT"	# our turn
+	raw_send 'MSG half a li'
+	raw_close
+	reported_at_once l.err \
+	    "chat: peer 127\\.0\\.0\\.1:$RAWPORT closed the connection"
+	expect_bytes l.out ''
+	listener_serves_next
+}
+
+test_peer_reset_mid_frame_in_their_turn_is_reported_at_once() {
+	fifo_hold l 7
+	chat_listen l
+	printf 'first\n' >&7
+	raw_connect
+	raw_hello
+	raw_expect 'MSG first'
+	raw_send 'MSG half a li'
+	raw_reset
+	reported_at_once l.err \
+	    "chat: peer 127\\.0\\.0\\.1:$RAWPORT: Connection reset by peer"
+	expect_bytes l.out ''
+	listener_serves_next
+}
+
+test_peer_reset_mid_frame_in_our_turn_is_reported_at_once() {
+	fifo_hold l 7
+	chat_listen l
+	raw_connect
+	raw_hello
+	wait_line l.err "Connection from 127.0.0.1:$RAWPORT"	# our turn
+	raw_send 'MSG half a li'
+	raw_reset
+	reported_at_once l.err \
+	    "chat: peer 127\\.0\\.0\\.1:$RAWPORT: Connection reset by peer"
+	expect_bytes l.out ''
+	listener_serves_next
+}
+
+test_connector_killed_in_listeners_turn_is_reported_at_once() {
+	fifo_hold l 7
+	fifo_hold c1 8
+	chat_listen l
+	chat_connect c1
+	wait_line c1.err "Connected to 127.0.0.1:$PORT"
+	# The listener's turn: it waits for its own input, not the peer.
+	wait_line_re l.err 'Connection from 127\.0\.0\.1:[0-9]+'
+	peer_port l
+	chat_pid c1
+	kill -KILL "$CPID"
+	chat_reap c1
+	exec 8>&-
+	reported_at_once l.err "chat: peer 127\\.0\\.0\\.1:$CPORT( closed the connection|: Connection reset by peer)"
+	expect_bytes l.out ''
+	listener_serves_next
+}
+
+# --- Local QUIT and end of input
+
+test_every_line_before_quit_reaches_the_peer_byte_for_byte() {
+	local from_listener
+
+	assorted_lines L 30
+	from_listener=("${SCRIPT[@]}")
+	assorted_lines C 30
+	printf '%s\n' "${from_listener[@]}" QUIT 'never sent' > l.in
+	printf '%s\n' "${SCRIPT[@]}" 'never sent either' > c.in
+	chat_listen l --once
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: %s\n' "${from_listener[@]}"
+	expect_bytes l.out 'They say: %s\n' "${SCRIPT[@]}"
+	expect_line l.err 'You ended the conversation.'
+	expect_line c.err 'They ended the conversation.'
+}
+
+test_every_line_before_end_of_input_reaches_the_peer_byte_for_byte() {
+	local from_listener
+
+	assorted_lines L 31
+	from_listener=("${SCRIPT[@]}")
+	assorted_lines C 30
+	printf '%s\n' "${from_listener[@]}" 'never sent' > l.in
+	# The connector's script ends without a newline after its last line.
+	printf '%s\n' "${SCRIPT[@]:0:29}" > c.in
+	printf '%s' "${SCRIPT[29]}" >> c.in
+	chat_listen l --once
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: %s\n' "${from_listener[@]}"
+	expect_bytes l.out 'They say: %s\n' "${SCRIPT[@]}"
+	expect_line c.err 'You ended the conversation.'
+	expect_line l.err 'They ended the conversation.'
+}
+
+# --- Busy, and a restart on the same port
+
+# Two more connectors wait in the listener's accept queue at the same time
+# (the listener is stopped meanwhile), while the first peer has the turn:
+# once the listener runs, both are turned away at once, and the
+# conversation goes on as if they had never come.
+test_second_and_third_connectors_get_busy_at_once_and_nothing_is_lost() {
+	local start lpid
+
+	fifo_hold l 7
+	fifo_hold c1 8
+	chat_listen l --once
+	chat_connect c1
+	wait_line c1.err "Connected to 127.0.0.1:$PORT"
+	printf 'one\n' >&7
+	wait_line c1.out 'They say: one'	# the first peer's turn
+	chat_pid l
+	lpid=$CPID
+	kill -STOP "$lpid"
+	printf 'never sent\n' > c2.in
+	printf 'never sent\n' > c3.in
+	chat_connect c2
+	chat_connect c3
+	until_deadline "$WAIT" accept_queue_is "$PORT" 2 ||
+	    fail "the two connectors are not both waiting to be accepted"
+	start=${EPOCHREALTIME/./}
+	kill -CONT "$lpid"
+	chat_finish c2 5
+	chat_finish c3 5
+	ms_since "$start"
+	(( TOOK < 1000 )) ||
+	    fail "the connectors were turned away after $TOOK ms, not at once"
+	expect_bytes c2.err \
+	    'chat: connect 127.0.0.1:%s: busy: the listener is in another conversation\n' \
+	    "$PORT"
+	expect_bytes c3.err \
+	    'chat: connect 127.0.0.1:%s: busy: the listener is in another conversation\n' \
+	    "$PORT"
+	expect_bytes c2.out ''
+	expect_bytes c3.out ''
+	printf 'two\n' >&8
+	wait_line l.out 'They say: two'
+	printf 'three\n' >&7
+	wait_line c1.out 'They say: three'
+	printf 'four\n' >&8
+	wait_line l.out 'They say: four'
+	printf 'QUIT\n' >&7
+	chat_finish c1 0
+	chat_finish l 0
+	exec 7>&- 8>&-
+	expect_bytes c1.out 'They say: %s\n' one three
+	expect_bytes l.out 'They say: %s\n' two four
+	expect_bytes c1.err '%s\n' "Connected to 127.0.0.1:$PORT" \
+	    'They ended the conversation.'
+	[[ $(grep -cE '^Turned away 127\.0\.0\.1:[0-9]+: busy$' l.err) == 2 ]] ||
+	    fail "expected 2 \"Turned away\" lines in l.err: $(show l.err)"
+}
+
+# The listener sent QUIT, so it closed first and its end of the
+# connection waits in TIME_WAIT on PORT: a listener started at once on the
+# same port must still bind it (SO_REUSEADDR).
+test_restarted_listener_binds_same_port_at_once_despite_time_wait() {
+	printf 'hi\nQUIT\n' > l.in
+	printf 'hello\n' > c.in
+	chat_listen l --once
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	until_deadline "$WAIT" time_wait_on "$PORT" ||
+	    fail "no TIME_WAIT socket on port $PORT: the test would prove nothing"
+	printf 'again\nQUIT\n' > l2.in
+	printf 'back\n' > c2.in
+	chat_start l2 --listen "127.0.0.1:$PORT" --once
+	wait_line l2.err "Listening on 127.0.0.1:$PORT"
+	chat_connect c2
+	chat_finish c2 0
+	chat_finish l2 0
+	expect_bytes c2.out 'They say: again\n'
+	expect_bytes l2.out 'They say: back\n'
+}
+
+# --- Bad endpoints
+
+# bad_endpoint OPTION SPEC: chat OPTION SPEC is a usage error (exit 2,
+# usage on stderr), and an error line names SPEC.
+bad_endpoint() {
+	local line
+
+	usage_error "$1" "$2"
+	while IFS= read -r line; do
+		[[ $line == 'chat: '*"$2"* ]] && return 0
+	done < "u$USAGE.err"
+	fail "chat $1 ${2@Q}: no \"chat: \" line naming ${2@Q};" \
+	    "stderr $(show "u$USAGE.err")"
+}
+
+test_bad_endpoints_are_usage_errors_that_name_them() {
+	local spec
+
+	for spec in 127.0.0.1:0 127.0.0.1:65536 127.0.0.1:-1 127.0.0.1:abc \
+	    localhost:0x50 abc -1 '[::1' '[::1]' '[::1]:' '[::1]5000' \
+	    ::1:5000 localhost: :5000; do
+		bad_endpoint --connect "$spec"
+	done
+	for spec in 65536 -1 abc 127.0.0.1:99999 '[::1' '[::1]' ::1:5000 \
+	    127.0.0.1: :5000; do
+		bad_endpoint --listen "$spec"
+	done
+}
+
+test_port_range_in_the_error_is_the_one_of_the_option() {
+	usage_error --connect 127.0.0.1:65536
+	expect_line "u$USAGE.err" \
+	    "chat: bad endpoint '127.0.0.1:65536': port must be a number from 1 to 65535"
+	usage_error --connect 127.0.0.1:00
+	expect_line "u$USAGE.err" \
+	    "chat: bad endpoint '127.0.0.1:00': port must be a number from 1 to 65535"
+	usage_error --listen 127.0.0.1:65536
+	expect_line "u$USAGE.err" \
+	    "chat: bad endpoint '127.0.0.1:65536': port must be a number from 0 to 65535"
+}
+
+test_listen_on_unresolvable_address_exits_3() {
+	: > l.in
+	chat_start l --listen nosuch.invalid:0
+	chat_finish l 3
+	expect_line_re l.err 'chat: resolve nosuch\.invalid: .+'
+	expect_bytes l.out ''
 }
 
 # === Running the tests =======================================================
