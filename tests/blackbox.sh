@@ -1504,16 +1504,15 @@ ms_since() {
 }
 
 # vm_kb PID FIELD: set KB to FIELD (VmRSS, VmHWM...) of the process, in kB.
+# The file is read in one go: line by line, bash seeks back after each
+# line and the kernel regenerates the file, whose State: line changes
+# length as the process runs, so a field could be skipped.
 vm_kb() {
-	local key value unit
+	local text re="(^|"$'\n'")$2:[[:space:]]+([0-9]+) kB"
 
-	while read -r key value unit; do
-		if [[ $key == "$2:" ]]; then
-			KB=$value
-			return 0
-		fi
-	done < "/proc/$1/status"
-	fail "no $2 in /proc/$1/status"
+	IFS= read -r -d '' text < "/proc/$1/status"
+	[[ $text =~ $re ]] || fail "no $2 in /proc/$1/status"
+	KB=${BASH_REMATCH[2]}
 }
 
 # time_wait_on PORT: whether a TCP socket on 127.0.0.1:PORT is in
