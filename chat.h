@@ -62,6 +62,8 @@ struct linebuf {
 void linebuf_init(struct linebuf *lb, size_t max);
 /* Where the next bytes go; *room is how many fit (0 only when full). */
 char *linebuf_space(struct linebuf *lb, size_t *room);
+/* How many bytes linebuf_space() would offer, without moving anything. */
+size_t linebuf_room(const struct linebuf *lb);
 /* Record that n bytes were written at linebuf_space(). */
 void linebuf_fill(struct linebuf *lb, size_t n);
 /*
@@ -113,5 +115,11 @@ const char *endpoint_parse(const char *spec, enum endpoint_use use,
  * Returns the bytes written; the result is valid UTF-8.
  */
 size_t display_escape(char *out, const char *in, size_t len);
+/*
+ * The length of the leading run of printable ASCII (0x20-0x7e) in text:
+ * bytes that display_escape() copies as they are. A message that is all
+ * such bytes can be shown without a copy.
+ */
+size_t display_plain(const char *text, size_t len);
 
 #endif /* CHAT_H */

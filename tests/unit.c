@@ -107,6 +107,28 @@ test_lines_keep_nul_bytes(void)
 	CHECK(len == 3 && memcmp(line, "a\0b", 3) == 0);
 }
 
+/* linebuf_room() tells what linebuf_space() would offer, and moves
+ * nothing: a line already returned stays where it was. */
+static void
+test_lines_room_is_counted_without_moving(void)
+{
+	struct linebuf lb;
+	const char *line;
+	size_t len, room;
+	char *space;
+
+	linebuf_init(&lb, CHAT_FRAME_MAX);
+	CHECK(linebuf_room(&lb) == sizeof(lb.data));
+	space = linebuf_space(&lb, &room);
+	memcpy(space, "MSG one\nMSG t", 14);
+	linebuf_fill(&lb, 14);
+	CHECK(linebuf_next(&lb, &line, &len) == LINE_OK);
+	CHECK(linebuf_room(&lb) == sizeof(lb.data) - 6);	/* "MSG t" */
+	CHECK(same(line, len, "MSG one"));	/* not moved by the count */
+	linebuf_space(&lb, &room);
+	CHECK(room == sizeof(lb.data) - 6);
+}
+
 /* A line of exactly max bytes passes; max + 1 is dropped, the next line
  * is still found, whichever way the bytes arrive. */
 static void
@@ -387,6 +409,43 @@ test_escape_shows_invalid_utf8_bytewise_and_keeps_the_rest(void)
 	CHECK(ESCAPES("\x80z", "\\x80z"));
 }
 
+/* display_plain() stops at the first byte outside 0x20-0x7e, wherever
+ * it falls in its eight-byte words, for every byte value; and escaping
+ * around such a byte keeps the plain text on both sides. */
+static void
+test_plain_run_ends_at_the_first_byte_to_escape(void)
+{
+	char in[40], out[CHAT_ESCAPED_MAX(40)], want[CHAT_ESCAPED_MAX(40)];
+	size_t at, n;
+	int b, plain, ok_run = 1, ok_escape = 1;
+
+	memset(in, 'a', sizeof(in));
+	CHECK(display_plain(in, sizeof(in)) == sizeof(in));
+	CHECK(display_plain(in, 0) == 0);
+	for (b = 0; b < 256; b++) {
+		plain = b >= 0x20 && b < 0x7f;
+		for (at = 0; at < 24; at++) {
+			memset(in, '~', sizeof(in));
+			in[0] = ' ';
+			in[at] = (char)b;
+			if (display_plain(in, sizeof(in)) !=
+			    (plain ? sizeof(in) : at))
+				ok_run = 0;
+			if (b >= 0x80 || b == '\t' || plain)
+				continue;
+			/* a control byte: "\xNN" there, the rest as is */
+			n = display_escape(out, in, sizeof(in));
+			memcpy(want, in, at);
+			snprintf(want + at, 5, "\\x%02x", b);
+			memcpy(want + at + 4, in + at + 1, sizeof(in) - at - 1);
+			if (n != sizeof(in) + 3 || memcmp(out, want, n) != 0)
+				ok_escape = 0;
+		}
+	}
+	CHECK(ok_run);
+	CHECK(ok_escape);
+}
+
 /* The worst case fills CHAT_ESCAPED_MAX exactly, never more. */
 static void
 test_escape_worst_case_fits_the_documented_bound(void)
@@ -403,6 +462,7 @@ main(void)
 	test_lines_split_on_lf_in_any_chunking();
 	test_lines_only_the_cr_before_lf_is_dropped();
 	test_lines_keep_nul_bytes();
+	test_lines_room_is_counted_without_moving();
 	test_lines_limit_is_exact();
 	test_lines_endless_line_is_dropped_once();
 	test_lines_rest_returns_the_unterminated_last_line();
@@ -415,6 +475,7 @@ main(void)
 	test_escape_shows_controls_as_hex();
 	test_escape_shows_c1_and_bidi_code_points();
 	test_escape_shows_invalid_utf8_bytewise_and_keeps_the_rest();
+	test_plain_run_ends_at_the_first_byte_to_escape();
 	test_escape_worst_case_fits_the_documented_bound();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
