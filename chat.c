@@ -40,7 +40,7 @@
 /* After we send QUIT or ERR, wait this long for the peer to close. */
 #define LINGER_MS	2000
 /* The most net_drain() reads before a close: a frame and a bit. */
-#define DRAIN_MAX	(2 * CHAT_FRAME_MAX)
+#define DRAIN_MAX	((size_t)2 * CHAT_FRAME_MAX)
 /* A numeric host (IPv6 with a scope id fits) and a port, as shown. */
 #define HOST_NUM_MAX	64
 #define PEER_NAME_MAX	(HOST_NUM_MAX + sizeof("[]:65535"))
@@ -315,13 +315,24 @@ io_write_all(int fd, struct iovec *iov, int iovcnt, long long deadline)
 
 	while (iovcnt > 0) {
 		n = writev(fd, iov, iovcnt);
+		for (; n >= 0 && iovcnt > 0 && (size_t)n >= iov->iov_len;
+		    iov++, iovcnt--)
+			n -= (ssize_t)iov->iov_len;
+		if (iovcnt == 0)
+			break;
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+		/* Only what is still unsent can be interrupted: a signal
+		 * after the last byte went out changes nothing here. */
 		if (stop_count != stops) {
 			errno = EINTR;
 			return -1;
 		}
-		if (n < 0 && errno == EINTR)
+		if (n >= 0 || errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			if (deadline >= 0 && now_ms() >= deadline) {
 				errno = ETIMEDOUT;
 				return -1;
@@ -333,14 +344,7 @@ io_write_all(int fd, struct iovec *iov, int iovcnt, long long deadline)
 				return -1;
 			continue;
 		}
-		if (n < 0)
-			return -1;
-		for (; iovcnt > 0 && (size_t)n >= iov->iov_len; iov++, iovcnt--)
-			n -= iov->iov_len;
-		if (iovcnt > 0) {
-			iov->iov_base = (char *)iov->iov_base + n;
-			iov->iov_len -= n;
-		}
+		return -1;
 	}
 	return 0;
 }
@@ -660,7 +664,8 @@ display_escape(char *out, const char *in, size_t len)
 		if (i == len)
 			break;
 		if (s[i] == '\t') {
-			*o++ = s[i++];
+			*o++ = '\t';
+			i++;
 			continue;
 		}
 		n = s[i] < 0x80 ? 0 : utf8_decode(s + i, len - i, &cp);
@@ -1469,6 +1474,7 @@ chat_accept(struct chat *c)
 	}
 	net_drain(fd);
 	close(fd);
+	/* cppcheck-suppress badBitmaskCheck ; SAY_STATUS is 0, named for the reader */
 	say(SAY_STATUS | SAY_HOLD, "Turned away %s: busy", name);
 }
 
@@ -1672,7 +1678,7 @@ main(int argc, char **argv)
 		printf("chat %s\nprotocol %s\n", CHAT_VERSION, CHAT_PROTOCOL);
 		return CHAT_EXIT_OK;
 	}
-	if (mode == 0) {
+	if (mode == 0 || spec == NULL) {
 		say(SAY_ERROR, "missing --listen [ADDR:]PORT or --connect HOST:PORT");
 		goto bad_usage;
 	}
