@@ -6,6 +6,13 @@
 #   make test       unit tests, black-box tests, expect tests, soak
 #   make bench      time chat against a bare C floor (reports, never fails
 #                   on time; fails if a transcript is wrong)
+#   make lint       cppcheck and clang-tidy over chat.c, chat.h, tests/*.c
+#   make check-asan the tests of make test on an ASan+UBSan build
+#   make check-valgrind
+#                   a listener's long life under valgrind: no error, no
+#                   leak, no descriptor left open
+#   make fuzz       replay tests/fuzz, then fuzz framing and escaping for
+#                   FUZZ_SECS seconds (default 60); crashes are kept
 #   make install    install chat into $(DESTDIR)$(PREFIX)/bin
 #                   (PREFIX=/usr/local; DESTDIR= for staging)
 #   make uninstall  remove it again
@@ -43,8 +50,158 @@ test: chat tests/unit
 tests/bench/floor: tests/bench/floor.c
 	$(CC) $(CPPFLAGS) $(CHAT_CFLAGS) -o $@ tests/bench/floor.c $(LDFLAGS)
 
-bench: chat tests/bench/floor
+tests/bench/stamp: tests/bench/stamp.c
+	$(CC) $(CPPFLAGS) $(CHAT_CFLAGS) -o $@ tests/bench/stamp.c $(LDFLAGS)
+
+tests/bench/rusage: tests/bench/rusage.c
+	$(CC) $(CPPFLAGS) $(CHAT_CFLAGS) -o $@ tests/bench/rusage.c $(LDFLAGS)
+
+bench: chat tests/bench/floor tests/bench/stamp tests/bench/rusage
 	bash tests/bench/bench.sh
+
+# === Checks: sanitizers, valgrind, fuzzing, lint ============================
+# Their builds go under tests/out (never over ./chat), made by clang with
+# fixed flags: CLANG= picks another clang.
+CLANG ?= clang
+SAN_FLAGS = -std=c11 -Wall -Wextra -pedantic -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+ASAN_OUT = tests/out/asan
+# A report goes to a file of its own (REPORTS/report.PID: a test that reads
+# stderr cannot swallow it) and ends the process with status 86, which no
+# chat status is; check-asan fails if any report file appears. Not
+# detect_stack_use_after_return: its fake stacks, mapped on first use, add
+# a megabyte to the peak memory that a black-box test bounds.
+ASAN_REPORTS = $(CURDIR)/$(ASAN_OUT)/reports
+SAN_ENV = ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:exitcode=86:$\
+detect_leaks=1:strict_string_checks=1:print_stacktrace=1:$\
+log_path=$(ASAN_REPORTS)/report \
+	UBSAN_OPTIONS=halt_on_error=1:exitcode=86:print_stacktrace=1:$\
+report_error_type=1:log_path=$(ASAN_REPORTS)/report
+
+$(ASAN_OUT)/chat: chat.c chat.h
+	@mkdir -p $(ASAN_OUT)
+	$(CLANG) $(CPPFLAGS) $(SAN_FLAGS) -o $@ chat.c
+
+$(ASAN_OUT)/chat-lib.o: chat.c chat.h
+	@mkdir -p $(ASAN_OUT)
+	$(CLANG) $(CPPFLAGS) $(SAN_FLAGS) -Dmain=chat_main -c -o $@ chat.c
+
+$(ASAN_OUT)/unit: tests/unit.c $(ASAN_OUT)/chat-lib.o chat.h
+	$(CLANG) $(CPPFLAGS) $(SAN_FLAGS) -I. -o $@ tests/unit.c \
+	    $(ASAN_OUT)/chat-lib.o
+
+# The suites of make test all run, even after a failure, so that every
+# report is collected; then the reports are shown.
+check-asan: $(ASAN_OUT)/chat $(ASAN_OUT)/unit
+	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
+	@export $(SAN_ENV); status=0; \
+	echo "== unit (ASan+UBSan)"; ./$(ASAN_OUT)/unit || status=1; \
+	echo "== blackbox (ASan+UBSan)"; \
+	CHAT=$(CURDIR)/$(ASAN_OUT)/chat bash tests/blackbox.sh || status=1; \
+	echo "== interactive (ASan+UBSan)"; \
+	CHAT=$(CURDIR)/$(ASAN_OUT)/chat sh tests/expect.sh \
+	    tests/interactive.exp || status=1; \
+	echo "== soak (ASan+UBSan)"; \
+	CHAT=$(CURDIR)/$(ASAN_OUT)/chat bash tests/soak.sh || status=1; \
+	set -- $(ASAN_REPORTS)/*; [ -e "$$1" ] || shift $$#; \
+	for r in "$$@"; do \
+		echo "check-asan: sanitizer report $$r:" >&2; cat "$$r" >&2; \
+		[ "$$r" = "$$5" ] && break; \
+	done; \
+	if [ $$# -gt 0 ]; then status=1; \
+		echo "check-asan: $$# sanitizer reports in $(ASAN_REPORTS)" >&2; fi; \
+	if [ $$status -ne 0 ]; then \
+		echo "check-asan: FAILED" >&2; exit 1; fi; \
+	echo "check-asan: no sanitizer reports, all suites passed"
+
+check-valgrind: chat
+	bash tests/valgrind.sh
+
+# libFuzzer: the harness and a copy of chat.c built with coverage.
+FUZZ_SECS ?= 60
+FUZZ_OUT = tests/out/fuzz
+FUZZ_FLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all
+# Longest generated input: the line limit comes from the input (see the
+# harness), so short inputs reach the over-limit paths; the corpus holds
+# the long ones.
+FUZZ_MAXLEN ?= 4096
+FUZZ_SAVED = $(wildcard tests/fuzz/corpus/* tests/fuzz/regressions/*)
+
+$(FUZZ_OUT)/chat-lib.o: chat.c chat.h
+	@mkdir -p $(FUZZ_OUT)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) \
+	    -fsanitize=fuzzer-no-link,address,undefined -Dmain=chat_main \
+	    -c -o $@ chat.c
+
+$(FUZZ_OUT)/fuzz_frames: tests/fuzz_frames.c $(FUZZ_OUT)/chat-lib.o chat.h
+	$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined \
+	    -I. -o $@ tests/fuzz_frames.c $(FUZZ_OUT)/chat-lib.o
+
+# First every saved input once (the seeds, and the crashes found before),
+# then FUZZ_SECS seconds of fuzzing. A crash found is kept in
+# tests/fuzz/regressions, so that every later run replays it.
+fuzz: $(FUZZ_OUT)/fuzz_frames
+	@rm -rf $(FUZZ_OUT)/crashes
+	@mkdir -p $(FUZZ_OUT)/corpus $(FUZZ_OUT)/crashes tests/fuzz/regressions
+	$(if $(FUZZ_SAVED),./$(FUZZ_OUT)/fuzz_frames $(FUZZ_SAVED))
+	@status=0; ./$(FUZZ_OUT)/fuzz_frames -max_total_time=$(FUZZ_SECS) \
+	    -max_len=$(FUZZ_MAXLEN) -timeout=10 -print_final_stats=1 \
+	    -dict=tests/fuzz/frames.dict \
+	    -artifact_prefix=$(FUZZ_OUT)/crashes/ \
+	    $(FUZZ_OUT)/corpus tests/fuzz/corpus || status=$$?; \
+	for f in $(FUZZ_OUT)/crashes/*; do \
+		[ -e "$$f" ] || continue; \
+		cp "$$f" tests/fuzz/regressions/; \
+		echo "fuzz: saved tests/fuzz/regressions/$${f##*/}" >&2; \
+		status=1; \
+	done; \
+	if [ $$status -ne 0 ]; then echo "fuzz: FAILED" >&2; exit 1; fi
+
+# Static checks. cppcheck: KNF declares a function's locals at its top
+# (variableScope) and writes an empty loop body as "continue;"
+# (redundantContinue); those are the style, not defects.
+CPPCHECK_FLAGS = --enable=warning,style,performance,portability \
+	--error-exitcode=1 --inline-suppr --std=c11 --library=posix -q \
+	--suppress=variableScope --suppress=redundantContinue
+#
+# clang-tidy: whole families, minus the checks below, each for its reason:
+TIDY_CHECKS = -*,bugprone-*,cert-*,clang-analyzer-*,misc-*,performance-*,$\
+portability-*,$\
+-bugprone-easily-swappable-parameters,$\
+-cert-err33-c,$\
+-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling,$\
+-misc-no-recursion,$\
+-cert-dcl51-cpp
+#   easily-swappable-parameters: (fd, fd) and (int, int) pairs are
+#     everywhere in POSIX code; the names say which is which.
+#   cert-err33-c: snprintf cuts names and status lines on purpose, and
+#     say() ignores stderr's errors by design (see its comment).
+#   insecureAPI.DeprecatedOrUnsafeBufferHandling: asks for C11 Annex K
+#     (memcpy_s...), which glibc does not have.
+#   misc-no-recursion: say() and prompt_end() call each other at most once
+#     (prompt_open is cleared first).
+#   cert-dcl51-cpp: a C++ rule (alias of bugprone-reserved-identifier).
+# Feature-test macros are the C library's names for us to define.
+TIDY_FTM = _GNU_SOURCE;_POSIX_C_SOURCE
+TIDY_CONFIG = {CheckOptions: [$\
+{key: bugprone-reserved-identifier.AllowedIdentifiers, value: "$(TIDY_FTM)"},$\
+{key: cert-dcl37-c.AllowedIdentifiers, value: "$(TIDY_FTM)"}]}
+# The tests also build byte strings with memcpy (they are not C strings),
+# feed bidi controls to display_escape on purpose, and strcpy into buffers
+# sized for the literal.
+TIDY_TEST_CHECKS = $(TIDY_CHECKS),-bugprone-not-null-terminated-result,$\
+-misc-misleading-bidirectional,-clang-analyzer-security.insecureAPI.strcpy
+TIDY_FLAGS = --quiet --warnings-as-errors='*' --header-filter='chat\.h' \
+	--config='$(TIDY_CONFIG)'
+TIDY_CC_FLAGS = -std=c11 -Wall -Wextra -pedantic -I. $(CPPFLAGS)
+LINT_TESTS = $(wildcard tests/*.c)
+
+lint:
+	cppcheck $(CPPCHECK_FLAGS) -I. chat.c $(LINT_TESTS)
+	clang-tidy $(TIDY_FLAGS) --checks='$(TIDY_CHECKS)' chat.c -- \
+	    $(TIDY_CC_FLAGS)
+	clang-tidy $(TIDY_FLAGS) --checks='$(TIDY_TEST_CHECKS)' \
+	    $(LINT_TESTS) -- $(TIDY_CC_FLAGS)
 
 install: chat
 	mkdir -p $(DESTDIR)$(BINDIR)
@@ -55,10 +212,11 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/chat
 
 clean:
-	rm -f chat tests/unit tests/chat-lib.o tests/bench/floor
+	rm -f chat tests/unit tests/chat-lib.o tests/bench/floor tests/bench/stamp tests/bench/rusage
 	rm -rf tests/out
 
 help:
-	@sed -n '3,13s/^# //p' Makefile
+	@sed -n '3,/^$$/s/^# //p' Makefile
 
-.PHONY: all bench demo test install uninstall clean help
+.PHONY: all bench demo test install uninstall clean help lint check-asan \
+	check-valgrind fuzz
