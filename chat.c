@@ -802,10 +802,10 @@ stdfds_init(void)
 		if (fcntl(fd, F_GETFD) < 0 &&
 		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
 			exit(CHAT_EXIT_IO);
-		/* A file, /dev/null or /dev/full answers at once; a pipe, a
-		 * socket or a terminal may hold a write for good. */
-		never_blocks[fd] = fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) ||
-		    (S_ISCHR(st.st_mode) && !isatty(fd)));
+		/* A regular file takes a write at once (or the process is
+		 * beyond signals anyway: a hung NFS mount); a pipe, a socket,
+		 * a terminal or another device may hold it for good. */
+		never_blocks[fd] = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	}
 }
 
@@ -1008,8 +1008,9 @@ net_drain(int fd)
 	size_t total = 0;
 	ssize_t n;
 
-	while (total < DRAIN_MAX && (n = read(fd, sink, sizeof(sink))) > 0)
-		total += n;
+	while (total < DRAIN_MAX && (n = read(fd, sink, DRAIN_MAX - total <
+	    sizeof(sink) ? DRAIN_MAX - total : sizeof(sink))) > 0)
+		total += (size_t)n;
 }
 
 /*
@@ -1527,8 +1528,8 @@ chat_loop(struct chat *c)
 				term_quiet();
 		}
 		/* Lines read ahead wait for our turn; take them now. */
-		while (c->turn == TURN_OURS && chat_our_line(c) &&
-		    !stop_signal)
+		while (c->turn == TURN_OURS && !stop_signal &&
+		    chat_our_line(c))
 			continue;
 		if (stop_signal) {
 			chat_stop(c);

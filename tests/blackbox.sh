@@ -1980,11 +1980,20 @@ test_second_and_third_connectors_get_busy_at_once_and_nothing_is_lost() {
 # same port must still bind it (SO_REUSEADDR).
 test_restarted_listener_binds_same_port_at_once_despite_time_wait() {
 	printf 'hi\nQUIT\n' > l.in
-	printf 'hello\n' > c.in
 	chat_listen l --once
-	chat_connect c
-	chat_finish c 0
+	# A raw peer that closes only after the listener's FIN, so that the
+	# listener closes first and its end of the connection, on PORT, is
+	# the one left in TIME_WAIT. (A chat peer may close as soon as QUIT
+	# arrives, before the FIN behind it: then TIME_WAIT is on its side.)
+	raw_connect
+	raw_hello
+	raw_expect 'MSG hi'
+	raw_send 'MSG hello\n'
+	raw_expect 'QUIT'
+	raw_expect_close
+	raw_close
 	chat_finish l 0
+	expect_bytes l.out 'They say: hello\n'
 	until_deadline "$WAIT" time_wait_on "$PORT" ||
 	    fail "no TIME_WAIT socket on port $PORT: the test would prove nothing"
 	printf 'again\nQUIT\n' > l2.in
