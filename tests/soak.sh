@@ -28,73 +28,15 @@ set -u
 export LC_ALL=C		# English error texts, "." in EPOCHREALTIME
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SUITE=soak
+. "$ROOT/tests/lib.sh"
 CHAT=${CHAT:-$ROOT/chat}	# CHAT=path tests another build
 LIMIT=${LIMIT:-10}	# seconds a short-lived chat may run before timeout(1)
 WAIT=${WAIT:-5}		# seconds to wait for an expected line or event
 IP='127\.0\.0\.1'	# the listeners' address, as an ERE
 
-declare -A PID	# role -> pid of the timeout(1) that runs the role's chat
-WORK=		# the suite's temporary directory
-T=		# the current test's directory in WORK
-
-# === Reporting ===============================================================
-
-# fail WHY: end the current test (it runs in a subshell) as failed.
-fail() {
-	printf '%s\n' "$*" > "$T/why"
-	exit 1
-}
-
-# show FILE: FILE's first bytes, quoted on one line, for a failure message.
-show() {
-	local text
-
-	[[ -e $1 ]] || { printf '(no file %s)' "$1"; return; }
-	text=$(head -c 240 -- "$1" | cat -v)
-	text=${text//$'\n'/'\n'}
-	printf '"%s" (%s bytes)' "$text" "$(wc -c < "$1")"
-}
-
-# note TEXT: a measurement worth reporting, printed under the test's PASS.
-note() {
-	printf '    %s\n' "$*" >> "$T/notes"
-}
 
 # === Waiting with a deadline =================================================
-
-# until_deadline SECS COMMAND...: re-run COMMAND every 20 ms until it
-# succeeds (true) or SECS seconds have passed (false).
-until_deadline() {
-	local end=$(( ${EPOCHREALTIME/./} + $1 * 1000000 ))
-
-	shift
-	until "$@"; do
-		(( ${EPOCHREALTIME/./} < end )) || return 1
-		sleep 0.02
-	done
-}
-
-# has_line_re FILE ERE: whether a complete line of FILE matches ERE as a
-# whole; MATCH is set to the first such line.
-has_line_re() {
-	local line re="^($2)\$"
-
-	[[ -f $1 ]] || return 1
-	while IFS= read -r line; do
-		if [[ $line =~ $re ]]; then
-			MATCH=$line
-			return 0
-		fi
-	done < "$1"
-	return 1
-}
-
-# wait_line_re FILE ERE: wait until a line of FILE matches ERE; set MATCH.
-wait_line_re() {
-	until_deadline "$WAIT" has_line_re "$1" "$2" ||
-	    fail "no line matching /$2/ in $1 within $WAIT s;" \
-	    "it holds $(show "$1")"
-}
 
 # wait_lines FILE N SECS: wait until FILE holds N lines. It looks every
 # 5 ms, as a fast conversation does some 100 turns a millisecond.
@@ -721,95 +663,4 @@ test_long_conversation_does_not_grow() {
 	expect_file c.out c.want
 }
 
-# === Running the tests =======================================================
-
-# reap PIDFILE: stop what a test left running (timeouts pass it on to chat).
-# The soak lists a thousand pids that are long gone, and may be reused: a
-# process is ours only if it also works in the test's directory.
-reap() {
-	local pid comm dir=${1%/*}
-
-	[[ -f $1 ]] || return 0
-	while read -r pid; do
-		read -r comm 2>/dev/null < "/proc/$pid/comm" || continue
-		[[ /proc/$pid/cwd -ef $dir ]] || continue
-		case $comm in
-		timeout|bash|cat) kill -TERM "$pid" 2>/dev/null ;;
-		esac
-	done < "$1"
-}
-
-cleanup() {
-	local pids
-
-	for pids in "$WORK"/*/pids; do
-		reap "$pids"
-	done
-	if [[ ${SOAK_KEEP:-} ]]; then
-		echo "soak.sh: work directory kept: $WORK" >&2
-	else
-		rm -rf -- "$WORK"
-	fi
-}
-
-# run_test NAME: run one test in a subshell of its own directory; report it.
-run_test() {
-	local name=$1 status why start=${EPOCHREALTIME/./}
-
-	T=$WORK/$name
-	mkdir -p "$T"
-	(
-		cd "$T" || exit 1
-		# A raw peer writing to a closed connection gets EPIPE, and
-		# the test reports it, instead of dying of SIGPIPE.
-		trap '' PIPE
-		"$name"
-	) > "$T/log" 2>&1
-	status=$?
-	reap "$T/pids"
-	if (( status == 0 )); then
-		echo "PASS $name ($(( (${EPOCHREALTIME/./} - start) / 1000 )) ms)"
-		[[ -f $T/notes ]] && cat "$T/notes"
-		(( ++PASSED ))
-		return
-	fi
-	if [[ -s $T/why ]]; then
-		why=$(< "$T/why")
-	else
-		why="stopped with status $status: $(tail -n 1 "$T/log")"
-	fi
-	echo "FAIL $name: $why"
-	(( ++FAILED ))
-}
-
-main() {
-	local tests name
-
-	if [[ ! -x $CHAT ]]; then
-		echo "soak.sh: $CHAT is not built; run make" >&2
-		exit 1
-	fi
-	WORK=$(mktemp -d "${TMPDIR:-/tmp}/chat-soak.XXXXXX") || exit 1
-	trap cleanup EXIT
-	trap 'exit 130' INT TERM HUP
-	if (( $# )); then
-		tests=("$@")
-	else
-		mapfile -t tests < <(sed -n 's/^\(test_[a-z0-9_]*\)() {$/\1/p' \
-		    "${BASH_SOURCE[0]}")
-	fi
-	PASSED=0
-	FAILED=0
-	for name in "${tests[@]}"; do
-		if declare -F "$name" > /dev/null; then
-			run_test "$name"
-		else
-			echo "FAIL $name: no such test"
-			(( ++FAILED ))
-		fi
-	done
-	echo "$PASSED passed, $FAILED failed"
-	exit $(( FAILED > 0 ))
-}
-
-main "$@"
+suite_main "$@"

@@ -22,6 +22,8 @@ set -u
 export LC_ALL=C		# English error texts, "." in EPOCHREALTIME
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SUITE=valgrind
+. "$ROOT/tests/lib.sh"
 CHAT=${CHAT:-$ROOT/chat}	# CHAT=path tests another build
 LIMIT=${LIMIT:-60}	# seconds a chat may run before timeout(1) stops it
 WAIT=${WAIT:-20}	# seconds to wait for a line or event (valgrind is slow)
@@ -29,67 +31,8 @@ TEXT_MAX=65532		# CHAT_TEXT_MAX: the longest message text
 VALGRIND=(valgrind --leak-check=full --show-leak-kinds=all
     --errors-for-leak-kinds=all --track-fds=yes --error-exitcode=99)
 
-declare -A PID	# role -> pid of the timeout(1) that runs the role's chat
-WORK=		# the suite's temporary directory
-T=		# the current test's directory in WORK
-
-# === Reporting ===============================================================
-
-# fail WHY: end the current test (it runs in a subshell) as failed.
-fail() {
-	printf '%s\n' "$*" > "$T/why"
-	exit 1
-}
-
-# show FILE: FILE's first bytes, quoted on one line, for a failure message.
-show() {
-	local text
-
-	[[ -e $1 ]] || { printf '(no file %s)' "$1"; return; }
-	text=$(head -c 240 -- "$1" | cat -v)
-	text=${text//$'\n'/'\n'}
-	printf '"%s" (%s bytes)' "$text" "$(wc -c < "$1")"
-}
 
 # === Waiting with a deadline =================================================
-
-# until_deadline SECS COMMAND...: re-run COMMAND every 20 ms until it
-# succeeds (true) or SECS seconds have passed (false).
-until_deadline() {
-	local end=$(( ${EPOCHREALTIME/./} + $1 * 1000000 ))
-
-	shift
-	until "$@"; do
-		(( ${EPOCHREALTIME/./} < end )) || return 1
-		sleep 0.02
-	done
-}
-
-# has_line FILE TEXT: whether FILE holds TEXT as a whole, complete line.
-has_line() {
-	local line
-
-	[[ -f $1 ]] || return 1
-	while IFS= read -r line; do
-		[[ $line == "$2" ]] && return 0
-	done < "$1"
-	return 1
-}
-
-# has_line_re FILE ERE: whether a complete line of FILE matches ERE as a
-# whole; MATCH is set to the first such line.
-has_line_re() {
-	local line re="^($2)\$"
-
-	[[ -f $1 ]] || return 1
-	while IFS= read -r line; do
-		if [[ $line =~ $re ]]; then
-			MATCH=$line
-			return 0
-		fi
-	done < "$1"
-	return 1
-}
 
 # has_lines FILE TEXT N: whether FILE holds the line TEXT at least N times.
 has_lines() {
@@ -100,19 +43,6 @@ has_lines() {
 		[[ $line == "$2" ]] && (( ++count ))
 	done < "$1"
 	(( count >= $3 ))
-}
-
-# wait_line FILE TEXT: wait until FILE holds the line TEXT.
-wait_line() {
-	until_deadline "$WAIT" has_line "$1" "$2" ||
-	    fail "no line \"$2\" in $1 within $WAIT s; it holds $(show "$1")"
-}
-
-# wait_line_re FILE ERE: wait until a line of FILE matches ERE; set MATCH.
-wait_line_re() {
-	until_deadline "$WAIT" has_line_re "$1" "$2" ||
-	    fail "no line matching /$2/ in $1 within $WAIT s;" \
-	    "it holds $(show "$1")"
 }
 
 # wait_lines FILE TEXT N: wait until FILE holds the line TEXT N times.
@@ -451,94 +381,8 @@ test_connector_sigterm_while_its_turn() {
 	exec 7>&- 8>&-
 }
 
-# === Running the tests =======================================================
-
-# reap PIDFILE: stop what a test left running (timeouts pass it on to chat).
-reap() {
-	local pid comm
-
-	[[ -f $1 ]] || return 0
-	while read -r pid; do
-		read -r comm 2>/dev/null < "/proc/$pid/comm" || continue
-		case $comm in
-		timeout|bash) kill -TERM "$pid" 2>/dev/null ;;
-		esac
-	done < "$1"
-}
-
-cleanup() {
-	local pids
-
-	for pids in "$WORK"/*/pids; do
-		reap "$pids"
-	done
-	if [[ ${VALGRIND_KEEP:-} ]]; then
-		echo "valgrind.sh: work directory kept: $WORK" >&2
-	else
-		rm -rf -- "$WORK"
-	fi
-}
-
-# run_test NAME: run one test in a subshell of its own directory; report it.
-run_test() {
-	local name=$1 status why
-
-	T=$WORK/$name
-	mkdir -p "$T"
-	(
-		cd "$T" || exit 1
-		trap '' PIPE
-		"$name"
-	) > "$T/log" 2>&1
-	status=$?
-	reap "$T/pids"
-	if (( status == 0 )); then
-		echo "PASS $name"
-		(( ++PASSED ))
-		return
-	fi
-	if [[ -s $T/why ]]; then
-		why=$(< "$T/why")
-	else
-		why="stopped with status $status: $(tail -n 1 "$T/log")"
-	fi
-	echo "FAIL $name: $why"
-	(( ++FAILED ))
-}
-
-main() {
-	local tests name
-
-	if [[ ! -x $CHAT ]]; then
-		echo "valgrind.sh: $CHAT is not built; run make" >&2
-		exit 1
-	fi
-	if ! command -v valgrind > /dev/null; then
-		echo "valgrind.sh: valgrind is not installed" \
-		    "(apt-get install valgrind)" >&2
-		exit 1
-	fi
-	WORK=$(mktemp -d "${TMPDIR:-/tmp}/chat-valgrind.XXXXXX") || exit 1
-	trap cleanup EXIT
-	trap 'exit 130' INT TERM HUP
-	if (( $# )); then
-		tests=("$@")
-	else
-		mapfile -t tests < <(sed -n 's/^\(test_[a-z0-9_]*\)() {$/\1/p' \
-		    "${BASH_SOURCE[0]}")
-	fi
-	PASSED=0
-	FAILED=0
-	for name in "${tests[@]}"; do
-		if declare -F "$name" > /dev/null; then
-			run_test "$name"
-		else
-			echo "FAIL $name: no such test"
-			(( ++FAILED ))
-		fi
-	done
-	echo "$PASSED passed, $FAILED failed"
-	exit $(( FAILED > 0 ))
-}
-
-main "$@"
+if ! command -v valgrind > /dev/null; then
+	echo "valgrind.sh: valgrind is not installed (apt-get install valgrind)" >&2
+	exit 1
+fi
+suite_main "$@"

@@ -1,0 +1,183 @@
+# tests/lib.sh - what the shell suites (blackbox.sh, soak.sh, valgrind.sh)
+# share: failing a test with a reason, waiting for a line with a deadline,
+# and running the tests, each in a subshell in its own directory. A suite
+# sets SUITE (its name), CHAT and WAIT, sources this file, defines test_*
+# functions and ends with: suite_main "$@".
+#
+# A test runs with T set to its directory (also its working directory),
+# may write a PID per line to $T/pids for the runner to stop afterwards,
+# and may note measurements (note TEXT) to print under its PASS line.
+# SUITE_KEEP=1 (BLACKBOX_KEEP=1, SOAK_KEEP=1...) keeps the work directory.
+
+declare -A PID	# role -> pid of the timeout(1) that runs the role's chat
+WORK=		# the suite's temporary directory
+T=		# the current test's directory in WORK
+
+# === Reporting ===============================================================
+
+# fail WHY: end the current test (it runs in a subshell) as failed.
+fail() {
+	printf '%s\n' "$*" > "$T/why"
+	exit 1
+}
+
+# show FILE: FILE's first bytes, quoted on one line, for a failure message.
+show() {
+	local text
+
+	[[ -e $1 ]] || { printf '(no file %s)' "$1"; return; }
+	text=$(head -c 240 -- "$1" | cat -v)
+	text=${text//$'\n'/'\n'}
+	printf '"%s" (%s bytes)' "$text" "$(wc -c < "$1")"
+}
+
+# note TEXT: a measurement worth reporting, printed under the test's PASS.
+note() {
+	printf '    %s\n' "$*" >> "$T/notes"
+}
+
+# === Waiting with a deadline =================================================
+
+# until_deadline SECS COMMAND...: re-run COMMAND every 20 ms until it
+# succeeds (true) or SECS seconds have passed (false).
+until_deadline() {
+	local end=$(( ${EPOCHREALTIME/./} + $1 * 1000000 ))
+
+	shift
+	until "$@"; do
+		(( ${EPOCHREALTIME/./} < end )) || return 1
+		sleep 0.02
+	done
+}
+
+# has_line FILE TEXT: whether FILE holds TEXT as a whole, complete line.
+has_line() {
+	local line
+
+	[[ -f $1 ]] || return 1
+	while IFS= read -r line; do
+		[[ $line == "$2" ]] && return 0
+	done < "$1"
+	return 1
+}
+
+# has_line_re FILE ERE: whether a complete line of FILE matches ERE as a
+# whole; MATCH is set to the first such line.
+has_line_re() {
+	local line re="^($2)\$"
+
+	[[ -f $1 ]] || return 1
+	while IFS= read -r line; do
+		if [[ $line =~ $re ]]; then
+			MATCH=$line
+			return 0
+		fi
+	done < "$1"
+	return 1
+}
+
+# wait_line FILE TEXT: wait until FILE holds the line TEXT.
+wait_line() {
+	until_deadline "$WAIT" has_line "$1" "$2" ||
+	    fail "no line \"$2\" in $1 within $WAIT s; it holds $(show "$1")"
+}
+
+# wait_line_re FILE ERE: wait until a line of FILE matches ERE; set MATCH.
+wait_line_re() {
+	until_deadline "$WAIT" has_line_re "$1" "$2" ||
+	    fail "no line matching /$2/ in $1 within $WAIT s;" \
+	    "it holds $(show "$1")"
+}
+
+# === Running the tests =======================================================
+
+# reap PIDFILE: stop what a test left running (timeouts pass it on to chat).
+# A pid file may list pids long gone (the soak lists a thousand), which may
+# be reused: a process is ours only if it also works in the test's directory.
+reap() {
+	local pid comm dir=${1%/*}
+
+	[[ -f $1 ]] || return 0
+	while read -r pid; do
+		read -r comm 2>/dev/null < "/proc/$pid/comm" || continue
+		[[ /proc/$pid/cwd -ef $dir ]] || continue
+		case $comm in
+		timeout|bash|cat) kill -TERM "$pid" 2>/dev/null ;;
+		esac
+	done < "$1"
+}
+
+cleanup() {
+	local pids keep=${SUITE^^}_KEEP
+
+	for pids in "$WORK"/*/pids; do
+		reap "$pids"
+	done
+	if [[ ${!keep:-} ]]; then
+		echo "$SUITE.sh: work directory kept: $WORK" >&2
+	else
+		rm -rf -- "$WORK"
+	fi
+}
+
+# run_test NAME: run one test in a subshell of its own directory; report it.
+run_test() {
+	local name=$1 status why start=${EPOCHREALTIME/./}
+
+	T=$WORK/$name
+	mkdir -p "$T"
+	(
+		cd "$T" || exit 1
+		# A raw peer writing to a closed connection gets EPIPE, and
+		# the test reports it, instead of dying of SIGPIPE.
+		trap '' PIPE
+		"$name"
+	) > "$T/log" 2>&1
+	status=$?
+	reap "$T/pids"
+	if (( status == 0 )); then
+		echo "PASS $name ($(( (${EPOCHREALTIME/./} - start) / 1000 )) ms)"
+		[[ -f $T/notes ]] && cat "$T/notes"
+		(( ++PASSED ))
+		return
+	fi
+	if [[ -s $T/why ]]; then
+		why=$(< "$T/why")
+	else
+		why="stopped with status $status: $(tail -n 1 "$T/log")"
+	fi
+	echo "FAIL $name: $why"
+	(( ++FAILED ))
+}
+
+# suite_main [TEST...]: run the named tests, or all test_* of the suite;
+# print "N passed, N failed"; exit 1 if any failed.
+suite_main() {
+	local tests name
+
+	if [[ ! -x $CHAT ]]; then
+		echo "$SUITE.sh: $CHAT is not built; run make" >&2
+		exit 1
+	fi
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/chat-$SUITE.XXXXXX") || exit 1
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM HUP
+	if (( $# )); then
+		tests=("$@")
+	else
+		mapfile -t tests < <(sed -n 's/^\(test_[a-z0-9_]*\)() {$/\1/p' \
+		    "$0")
+	fi
+	PASSED=0
+	FAILED=0
+	for name in "${tests[@]}"; do
+		if declare -F "$name" > /dev/null; then
+			run_test "$name"
+		else
+			echo "FAIL $name: no such test"
+			(( ++FAILED ))
+		fi
+	done
+	echo "$PASSED passed, $FAILED failed"
+	exit $(( FAILED > 0 ))
+}
