@@ -159,7 +159,7 @@ static volatile sig_atomic_t stop_count;
 static volatile sig_atomic_t resumed;
 /* The signal mask ppoll() waits with: our stop signals unblocked. */
 static sigset_t wait_mask;
-/* stdin, stdout, stderr: a file or device that never holds a write. */
+/* stdin, stdout, stderr: a regular file, which never holds a write. */
 static int never_blocks[3];
 /* The terminal's settings when we started, restored on every way out. */
 static struct termios term_saved;
