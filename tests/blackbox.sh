@@ -1261,6 +1261,39 @@ test_stdout_closed_by_its_reader_ends_quietly_exit_0() {
 	expect_line l.err 'They ended the conversation.'
 }
 
+# blocked_in_pipe_write PID: whether PID waits in a write to a full pipe.
+blocked_in_pipe_write() {
+	local wchan
+
+	# The file has no newline, so read(1) would report its end: take it
+	# whole instead.
+	{ wchan=$(< "/proc/$1/wchan"); } 2>/dev/null || return 1
+	[[ $wchan == *pipe_write* ]]
+}
+
+# A stop signal while stdout is blocked ends the conversation with QUIT
+# at once: the next scripted line, whose turn has come, is not sent first.
+test_sigterm_while_stdout_is_blocked_sends_quit_and_no_more_lines() {
+	printf 'l1\nl2\nl3\n' > l.in
+	# stdout is a pipe whose reader (fd 4, here) never reads.
+	mkfifo l.out || fail "mkfifo l.out failed"
+	exec 4<>l.out
+	chat_listen l --once
+	chat_pid l
+	raw_connect
+	raw_hello
+	raw_expect 'MSG l1'
+	long_text "$TEXT_MAX" 'a pipe holds 64 KiB; this, shown, holds more. '
+	raw_send 'MSG %s\n' "$TEXT"
+	until_deadline "$WAIT" blocked_in_pipe_write "$CPID" ||
+	    fail "chat is not blocked writing its stdout"
+	kill -TERM "$CPID"
+	raw_expect 'QUIT'
+	raw_expect_close
+	chat_finish l 7
+	expect_line l.err 'chat: interrupted by SIGTERM'
+}
+
 test_stdout_write_error_exits_1() {
 	printf 'hello\nnever sent\n' > l.in
 	printf 'never sent\n' > c.in
