@@ -149,14 +149,6 @@ peer_port() {
 	CPORT=${MATCH##*:}
 }
 
-# fifo_hold ROLE FD: make ROLE.in a FIFO held open on FD, so that ROLE's chat
-# gets input only when the test writes to FD, and end of input only when the
-# test closes FD.
-fifo_hold() {
-	mkfifo "$1.in" || fail "mkfifo $1.in failed"
-	eval "exec $2<>\"\$1.in\""
-}
-
 # long_text N CHARS: set TEXT to N bytes repeating CHARS.
 long_text() {
 	TEXT=$2
@@ -196,38 +188,6 @@ raw_connect() {
 	fail "raw peer: cannot find its local port in /proc/net/tcp"
 }
 
-# raw_send FORMAT [ARG...]: the raw peer sends what printf writes.
-raw_send() {
-	printf "$@" >&3 || fail "raw peer: cannot send, the connection is gone"
-}
-
-# raw_expect LINE [SECS]: the next line the raw peer reads is LINE.
-raw_expect() {
-	local line status want=${1:0:80} got
-
-	IFS= read -r -t "${2:-$WAIT}" line <&3
-	status=$?
-	got=${line:0:80}
-	(( status > 128 )) &&
-	    fail "raw peer: nothing within ${2:-$WAIT} s, expected ${want@Q}"
-	(( status == 0 )) ||
-	    fail "raw peer: connection closed after ${got@Q}, expected ${want@Q}"
-	[[ $line == "$1" ]] || fail "raw peer read ${got@Q}, expected ${want@Q}"
-}
-
-# raw_expect_close: chat closes the connection; nothing more comes.
-raw_expect_close() {
-	local line status got
-
-	IFS= read -r -t "$WAIT" line <&3
-	status=$?
-	got=${line:0:80}
-	(( status > 128 )) && fail "raw peer: connection still open $WAIT s on"
-	if (( status == 0 )) || [[ $line ]]; then
-		fail "raw peer read ${got@Q}, expected the connection to close"
-	fi
-}
-
 # raw_drain: read until chat closes the connection, whatever it sends.
 raw_drain() {
 	local line status
@@ -240,11 +200,6 @@ raw_drain() {
 		    fail "raw peer: connection still open $WAIT s on"
 		return 0
 	done
-}
-
-# raw_close: the raw peer closes its connection.
-raw_close() {
-	exec 3<&-
 }
 
 # raw_hello: the raw peer reads the listener's HELLO and answers it.

@@ -1,8 +1,8 @@
 # tests/lib.sh - what the shell suites (blackbox.sh, soak.sh, valgrind.sh)
 # share: failing a test with a reason, waiting for a line with a deadline,
-# and running the tests, each in a subshell in its own directory. A suite
-# sets SUITE (its name), CHAT and WAIT, sources this file, defines test_*
-# functions and ends with: suite_main "$@".
+# raw chat/1 peers on fd 3, and running the tests, each in a subshell in
+# its own directory. A suite sets SUITE (its name), CHAT and WAIT, sources
+# this file, defines test_* functions and ends with: suite_main "$@".
 #
 # A test runs with T set to its directory (also its working directory),
 # may write a PID per line to $T/pids for the runner to stop afterwards,
@@ -87,6 +87,53 @@ wait_line_re() {
 	until_deadline "$WAIT" has_line_re "$1" "$2" ||
 	    fail "no line matching /$2/ in $1 within $WAIT s;" \
 	    "it holds $(show "$1")"
+}
+
+# === Raw chat/1 peers on fd 3 and held FIFOs ===============================
+
+# fifo_hold ROLE FD: make ROLE.in a FIFO held open on FD, so that ROLE's chat
+# gets input only when the test writes to FD, and end of input only when the
+# test closes FD.
+fifo_hold() {
+	mkfifo "$1.in" || fail "mkfifo $1.in failed"
+	eval "exec $2<>\"\$1.in\""
+}
+
+# raw_send FORMAT [ARG...]: the raw peer sends what printf writes.
+raw_send() {
+	printf "$@" >&3 || fail "raw peer: cannot send, the connection is gone"
+}
+
+# raw_expect LINE [SECS]: the next line the raw peer reads is LINE.
+raw_expect() {
+	local line status want=${1:0:80} got
+
+	IFS= read -r -t "${2:-$WAIT}" line <&3
+	status=$?
+	got=${line:0:80}
+	(( status > 128 )) &&
+	    fail "raw peer: nothing within ${2:-$WAIT} s, expected ${want@Q}"
+	(( status == 0 )) ||
+	    fail "raw peer: connection closed after ${got@Q}, expected ${want@Q}"
+	[[ $line == "$1" ]] || fail "raw peer read ${got@Q}, expected ${want@Q}"
+}
+
+# raw_expect_close: chat closes the connection; nothing more comes.
+raw_expect_close() {
+	local line status got
+
+	IFS= read -r -t "$WAIT" line <&3
+	status=$?
+	got=${line:0:80}
+	(( status > 128 )) && fail "raw peer: connection still open $WAIT s on"
+	if (( status == 0 )) || [[ $line ]]; then
+		fail "raw peer read ${got@Q}, expected the connection to close"
+	fi
+}
+
+# raw_close: the raw peer closes its connection.
+raw_close() {
+	exec 3<&-
 }
 
 # === Running the tests =======================================================

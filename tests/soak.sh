@@ -118,14 +118,6 @@ child_of() {
 	[[ $CPID ]]
 }
 
-# fifo_hold ROLE FD: make ROLE.in a FIFO held open on FD, so that ROLE's chat
-# gets input only when the test writes to FD, and end of input only when the
-# test closes FD.
-fifo_hold() {
-	mkfifo "$1.in" || fail "mkfifo $1.in failed"
-	eval "exec $2<>\"\$1.in\""
-}
-
 # === What /proc says about a process =========================================
 
 # proc_fds PID: set FDS to how many descriptors PID has open.
@@ -194,41 +186,6 @@ printf -v HUGE '%070000d' 0
 raw_connect() {
 	exec 3<>"/dev/tcp/127.0.0.1/$PORT" ||
 	    fail "raw peer: cannot connect to 127.0.0.1:$PORT"
-}
-
-# raw_send FORMAT [ARG...]: the raw peer sends what printf writes.
-raw_send() {
-	printf "$@" >&3 || fail "raw peer: cannot send, the connection is gone"
-}
-
-# raw_expect LINE [SECS]: the next line the raw peer reads is LINE.
-raw_expect() {
-	local line= status
-
-	IFS= read -r -t "${2:-$WAIT}" line <&3
-	status=$?
-	(( status > 128 )) &&
-	    fail "raw peer: nothing within ${2:-$WAIT} s, expected ${1@Q}"
-	(( status == 0 )) ||
-	    fail "raw peer: connection closed after ${line@Q}, expected ${1@Q}"
-	[[ $line == "$1" ]] || fail "raw peer read ${line@Q}, expected ${1@Q}"
-}
-
-# raw_expect_close: chat closes the connection; nothing more comes.
-raw_expect_close() {
-	local line= status
-
-	IFS= read -r -t "$WAIT" line <&3
-	status=$?
-	(( status > 128 )) && fail "raw peer: connection still open $WAIT s on"
-	if (( status == 0 )) || [[ $line ]]; then
-		fail "raw peer read ${line@Q}, expected the connection to close"
-	fi
-}
-
-# raw_close: the raw peer closes its connection.
-raw_close() {
-	exec 3<&-
 }
 
 # === The soak: 1,000 conversations, 1,000 abusive connections ================

@@ -181,14 +181,6 @@ chat_pid() {
 	[[ $CPID ]] || fail "$1: cannot find its chat process"
 }
 
-# fifo_hold ROLE FD: make ROLE.in a FIFO held open on FD, so that ROLE's chat
-# gets input only when the test writes to FD, and end of input only when the
-# test closes FD.
-fifo_hold() {
-	mkfifo "$1.in" || fail "mkfifo $1.in failed"
-	eval "exec $2<>\"\$1.in\""
-}
-
 # === Raw chat/1 peers on fd 3 ================================================
 
 # raw_connect [FORMAT [ARG...]]: connect a raw peer to 127.0.0.1:PORT on
@@ -198,42 +190,6 @@ raw_connect() {
 	    fail "raw peer: cannot connect to 127.0.0.1:$PORT"
 	(( $# )) && raw_send "$@"
 	return 0
-}
-
-# raw_send FORMAT [ARG...]: the raw peer sends what printf writes.
-raw_send() {
-	printf "$@" >&3 || fail "raw peer: cannot send, the connection is gone"
-}
-
-# raw_expect LINE: the next line the raw peer reads is LINE.
-raw_expect() {
-	local line status got
-
-	IFS= read -r -t "$WAIT" line <&3
-	status=$?
-	got=${line:0:80}
-	(( status > 128 )) && fail "raw peer: nothing within $WAIT s, expected ${1@Q}"
-	(( status == 0 )) ||
-	    fail "raw peer: connection closed after ${got@Q}, expected ${1@Q}"
-	[[ $line == "$1" ]] || fail "raw peer read ${got@Q}, expected ${1@Q}"
-}
-
-# raw_expect_close: chat closes the connection; nothing more comes.
-raw_expect_close() {
-	local line status got
-
-	IFS= read -r -t "$WAIT" line <&3
-	status=$?
-	got=${line:0:80}
-	(( status > 128 )) && fail "raw peer: connection still open $WAIT s on"
-	if (( status == 0 )) || [[ $line ]]; then
-		fail "raw peer read ${got@Q}, expected the connection to close"
-	fi
-}
-
-# raw_close: the raw peer closes its connection.
-raw_close() {
-	exec 3<&-
 }
 
 # === Conversations ===========================================================
