@@ -6,6 +6,10 @@
 # (each side's stdout must be the other side's script as "They say: "
 # lines, byte for byte):
 #   short  100,000 turns of short lines (50,000 per side)
+#   short1 the same, both sides held to one CPU (taskset): each wakes
+#          the other with no cross-CPU interrupt, which on a VM costs
+#          more than everything else in a turn; here what the programs
+#          themselves cost shows, and the times hardly vary
 #   long   1,000 turns of 60 KiB lines (61,440 bytes of printable ASCII)
 #   convs  one listener (no --once) serving 1,000 short conversations in
 #          a row, each with a new connector whose input is one line: the
@@ -14,8 +18,8 @@
 #          strict turns the connector's QUIT needs a second listener
 #          line, so the listener's script has two lines a conversation.)
 #
-# short and long run chat and floor in turn, A B A B: BENCH_PAIRS pairs
-# (default 5) of short, BENCH_LONG_PAIRS (default 3 times as many: a
+# short, short1 and long run chat and floor in turn, A B A B: BENCH_PAIRS
+# pairs (default 5) of short and of short1, BENCH_LONG_PAIRS (default 3 times as many: a
 # long run takes a tenth of a second) of long. Per workload: the median
 # microseconds per message of each, wall and CPU (both sides); the
 # median chat/floor wall ratio with its spread (min-max of the per-pair
@@ -36,7 +40,8 @@
 # waited-for child; no package needed). Helpers missing or older than
 # their source are built here with $CC.
 #
-# Environment: CHAT=path (another build), BENCH_PAIRS, BENCH_LONG_PAIRS,
+# Environment: CHAT=path (another build), BENCH_CPU (the CPU of short1;
+# default the last one this shell may use), BENCH_PAIRS, BENCH_LONG_PAIRS,
 # BENCH_STAMPED, BENCH_CONV_PAIRS, BENCH_CONVERSATIONS (1000),
 # BENCH_LIMIT (seconds one run may take, 120), BENCH_KEEP=1 (keep the
 # scratch directory).
@@ -55,6 +60,10 @@ CONV_PAIRS=${BENCH_CONV_PAIRS:-3}
 CONVS=${BENCH_CONVERSATIONS:-1000}
 LIMIT=${BENCH_LIMIT:-120}
 CC=${CC:-cc}
+# The last CPU this shell may run on (the affinity list's last number).
+PIN_CPU=${BENCH_CPU:-$(taskset -pc $$ 2>/dev/null |
+    sed 's/.*[-,: ]\([0-9][0-9]*\)$/\1/')}
+PIN_CPU=${PIN_CPU:-0}
 
 SHORT_TURNS=100000
 LONG_TURNS=1000
@@ -139,7 +148,9 @@ awk -v n="$CONVS" 'BEGIN {
 	for (i = 1; i <= n; i++) print "reply " i " from connector" }' \
 	> "$tmp/convs.C"
 # A side's stdout is the other side's lines as "They say: " lines.
-for w in short long convs; do
+cp "$tmp/short.L" "$tmp/short1.L"
+cp "$tmp/short.C" "$tmp/short1.C"
+for w in short short1 long convs; do
 	sed 's/^/They say: /' "$tmp/$w.C" > "$tmp/$w.Lexp"
 	sed 's/^/They say: /' "$tmp/$w.L" > "$tmp/$w.Cexp"
 done
@@ -156,11 +167,11 @@ start_listener() {
 	rm -f "$run.fifo"
 	mkfifo "$run.fifo" || return 1
 	if [[ $stamped == 1 ]]; then
-		"$RUSAGE" -t "$LIMIT" "$run.lru" "$prog" --listen "$@" \
+		"$RUSAGE" -t "$LIMIT" "$run.lru" "${pin[@]}" "$prog" --listen "$@" \
 		    <"$run.in" 2>"$run.fifo" |
 		    "$STAMP" "$run.lout" "$run.ltimes" &
 	else
-		"$RUSAGE" -t "$LIMIT" "$run.lru" "$prog" --listen "$@" \
+		"$RUSAGE" -t "$LIMIT" "$run.lru" "${pin[@]}" "$prog" --listen "$@" \
 		    <"$run.in" >"$run.lout" 2>"$run.fifo" &
 	fi
 	lpid=$!
@@ -246,11 +257,11 @@ one_run() {
 	t0=$(now_us)
 	start_listener "$run" "$stamped" "$prog" 127.0.0.1:0 --once || return
 	if [[ $stamped == 1 ]]; then
-		"$RUSAGE" -t "$LIMIT" "$run.cru" "$prog" \
+		"$RUSAGE" -t "$LIMIT" "$run.cru" "${pin[@]}" "$prog" \
 		    --connect "127.0.0.1:$port" <"$tmp/$w.C" 2>"$run.cerr" |
 		    "$STAMP" "$run.cout" "$run.ctimes" &
 	else
-		"$RUSAGE" -t "$LIMIT" "$run.cru" "$prog" \
+		"$RUSAGE" -t "$LIMIT" "$run.cru" "${pin[@]}" "$prog" \
 		    --connect "127.0.0.1:$port" <"$tmp/$w.C" \
 		    >"$run.cout" 2>"$run.cerr" &
 	fi
@@ -353,18 +364,31 @@ echo "bench: $CHAT ($("$CHAT" --version | head -1)$(
     sed 's/^/, tree /')) against $FLOOR"
 echo "bench: $(nproc 2>/dev/null || echo ?) CPUs, $(uname -sr)," \
     "load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
-for w in short long; do
+pin=()
+for w in short short1 long; do
 	n=$PAIRS
 	[[ $w == long ]] && n=$LONG_PAIRS
+	pin=()
+	if [[ $w == short1 ]]; then
+		if ! command -v taskset >/dev/null; then
+			echo "bench: short1 left out: no taskset (util-linux)"
+			continue
+		fi
+		pin=(taskset -c "$PIN_CPU")
+	fi
 	for ((p = 1; p <= n; p++)); do
 		one_run $w chat "$CHAT" $p 0
 		one_run $w floor "$FLOOR" $p 0
 	done
+	# (short1's slowest turn would include the stamping process
+	# queueing behind both sides on the one CPU: not measured)
+	[[ $w == short1 ]] && continue
 	for ((p = 1; p <= STAMPED; p++)); do
 		one_run $w chat "$CHAT" $p 1
 		one_run $w floor "$FLOOR" $p 1
 	done
 done
+pin=()
 for ((p = 1; p <= CONV_PAIRS; p++)); do
 	conv_run chat "$CHAT" $p
 	conv_run floor "$FLOOR" $p
@@ -375,6 +399,7 @@ done
 echo
 echo "bench: results ($(( ($(now_us) - start) / 1000000 )) s in all)"
 awk -v short_turns=$SHORT_TURNS -v long_turns=$LONG_TURNS -v convs="$CONVS" \
+    -v pin_cpu="$PIN_CPU" \
     -v ratio_max=$RATIO_MAX -v turn_max=$TURN_MAX_MS -v rss_max=$RSS_MAX_KIB '
 function median(a, n,    i, j, t) {
 	for (i = 2; i <= n; i++)	# insertion sort: n is small
@@ -411,11 +436,15 @@ FILENAME ~ /turns$/ {
 	}
 }
 END {
-	for (wi = 1; wi <= 2; wi++) {
-		w = wi == 1 ? "short" : "long"
-		msgs = w == "short" ? short_turns : long_turns
-		printf "\n%s: %d turns of %s lines, %d pairs\n", w, msgs,
-		    w == "short" ? "short" : "61440-byte", pairs[w]
+	for (wi = 1; wi <= 3; wi++) {
+		w = wi == 1 ? "short" : wi == 2 ? "short1" : "long"
+		if (!(w in pairs))
+			continue
+		msgs = w == "long" ? long_turns : short_turns
+		printf "\n%s: %d turns of %s lines%s, %d pairs\n", w, msgs,
+		    w == "long" ? "61440-byte" : "short",
+		    w == "short1" ? ", both sides on CPU " pin_cpu : "",
+		    pairs[w]
 		printf "  median us/msg     wall       CPU   " \
 		    "peak RSS listener / connector\n"
 		for (ni = 1; ni <= 2; ni++) {
