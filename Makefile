@@ -6,7 +6,8 @@
 #   make test       unit tests, black-box tests, expect tests, soak
 #   make bench      time chat against a bare C floor (reports, never fails
 #                   on time; fails if a transcript is wrong)
-#   make lint       cppcheck and clang-tidy over chat.c, chat.h, tests/*.c
+#   make lint       cppcheck and clang-tidy over chat.c, chat.h, tests/*.c,
+#                   tests/bench/*.c
 #   make check-asan the tests of make test on an ASan+UBSan build
 #   make check-valgrind
 #                   a listener's long life under valgrind: no error, no
@@ -194,7 +195,7 @@ TIDY_TEST_CHECKS = $(TIDY_CHECKS),-bugprone-not-null-terminated-result,$\
 TIDY_FLAGS = --quiet --warnings-as-errors='*' --header-filter='chat\.h' \
 	--config='$(TIDY_CONFIG)'
 TIDY_CC_FLAGS = -std=c11 -Wall -Wextra -pedantic -I. $(CPPFLAGS)
-LINT_TESTS = $(wildcard tests/*.c)
+LINT_TESTS = $(wildcard tests/*.c tests/bench/*.c)
 
 lint:
 	cppcheck $(CPPCHECK_FLAGS) -I. chat.c $(LINT_TESTS)

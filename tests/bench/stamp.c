@@ -39,11 +39,18 @@ load(const char *path, size_t *n)
 	FILE *f = fopen(path, "r");
 	long long *v = NULL, t;
 	size_t cap = 0;
+	char line[64], *end;
 
 	if (f == NULL)
 		die(path);
 	*n = 0;
-	while (fscanf(f, "%lld", &t) == 1) {
+	while (fgets(line, sizeof(line), f) != NULL) {
+		errno = 0;
+		t = strtoll(line, &end, 10);
+		if (errno != 0 || end == line || *end != '\n') {
+			fprintf(stderr, "stamp: %s: not a time: %s", path, line);
+			exit(1);
+		}
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 4096;
 			v = realloc(v, cap * sizeof(*v));
@@ -67,7 +74,7 @@ cmp_ll(const void *a, const void *b)
 static int
 turns(const char *a_path, const char *b_path)
 {
-	size_t na, nb, n, i, at = 0;
+	size_t na, nb, n, i, at = 0, p50, p99;
 	long long *a = load(a_path, &na), *b = load(b_path, &nb);
 	long long *ev, *gap, max = -1;
 
@@ -75,6 +82,8 @@ turns(const char *a_path, const char *b_path)
 	if (n < 2 || nb > na || na > nb + 1) {
 		fprintf(stderr, "stamp: %zu and %zu lines do not alternate\n",
 		    na, nb);
+		free(a);
+		free(b);
 		return 1;
 	}
 	ev = malloc(n * sizeof(*ev));
@@ -91,8 +100,15 @@ turns(const char *a_path, const char *b_path)
 		}
 	}
 	qsort(gap, n - 1, sizeof(*gap), cmp_ll);
+	p50 = (n - 1) / 2;		/* indexes: integer division meant */
+	p99 = (n - 1) * 99 / 100;
 	printf("turns %zu max_us %.1f at %zu p50_us %.1f p99_us %.1f\n", n - 1,
-	    max / 1e3, at, gap[(n - 1) / 2] / 1e3, gap[(n - 1) * 99 / 100] / 1e3);
+	    (double)max / 1e3, at, (double)gap[p50] / 1e3,
+	    (double)gap[p99] / 1e3);
+	free(a);
+	free(b);
+	free(ev);
+	free(gap);
 	return 0;
 }
 
@@ -150,5 +166,6 @@ main(int argc, char **argv)
 		fprintf(times, "%lld\n", t[i]);
 	if (fclose(times) != 0)
 		die(argv[2]);
+	free(t);
 	return 0;
 }
