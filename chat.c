@@ -959,10 +959,11 @@ static int
 net_connect(struct chat *c, const struct endpoint *ep)
 {
 	struct addrinfo hints, *res, *ai;
+	struct sockaddr_storage ss;
 	struct pollfd pfd;
 	struct timespec ts;
 	long long deadline = c->timeout_ms < 0 ? -1 : now_ms() + c->timeout_ms;
-	socklen_t errlen;
+	socklen_t errlen, sslen;
 	int fd = -1, gai, err = 0, n, timed_out = 0;
 
 	memset(&hints, 0, sizeof(hints));
@@ -1006,10 +1007,16 @@ net_connect(struct chat *c, const struct endpoint *ep)
 				err = errno;
 		}
 		if (err == 0) {
-			/* The address we reached names the peer: no need
-			 * to ask getpeername(). */
-			net_name(ai->ai_addr, ai->ai_addrlen, c->peer_name,
-			    sizeof(c->peer_name));
+			/* Named by the address reached, which is not always
+			 * the one dialled: 0.0.0.0 reaches 127.0.0.1. */
+			sslen = sizeof(ss);
+			if (getpeername(fd, (struct sockaddr *)&ss,
+			    &sslen) == 0)
+				net_name((struct sockaddr *)&ss, sslen,
+				    c->peer_name, sizeof(c->peer_name));
+			else
+				net_name(ai->ai_addr, ai->ai_addrlen,
+				    c->peer_name, sizeof(c->peer_name));
 			break;
 		}
 		close(fd);

@@ -294,6 +294,20 @@ test_ipv6_literals_in_brackets_listen_and_connect() {
 	expect_line_re l.err 'Connection from \[::1\]:[0-9]+'
 }
 
+# "Connected to" names the address reached, not the one typed: on Linux
+# the unspecified address 0.0.0.0 reaches this host, 127.0.0.1.
+test_connect_to_unspecified_address_names_the_address_reached() {
+	printf 'hi\n' > l.in
+	printf 'QUIT\n' > c.in
+	chat_listen l --once
+	chat_start c --connect "0.0.0.0:$PORT"
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: hi\n'
+	expect_bytes c.err '%s\n' "Connected to 127.0.0.1:$PORT" \
+	    'You ended the conversation.'
+}
+
 # --listen PORT alone takes IPv4 and IPv6 peers; IPv4 ones are shown plain.
 test_port_alone_listens_on_ipv4_and_ipv6() {
 	printf 'to four\nto six\n' > l.in
