@@ -183,6 +183,17 @@ proc_wakeups() {
 	done < "/proc/$1/status" || fail "process $1 is gone"
 }
 
+# asleep_in_poll PID: whether PID is asleep in poll(). Its wchan names
+# where it sleeps, and only a task that has switched out has one, so its
+# switch into that sleep is counted by then.
+asleep_in_poll() {
+	local wchan
+
+	# No newline at the end: take the file whole, not with read.
+	{ wchan=$(< "/proc/$1/wchan"); } 2>/dev/null || return 1
+	[[ $wchan == *poll* ]]
+}
+
 # sanitized: whether CHAT is built with a sanitizer whose shadow memory
 # makes its RSS mean nothing (the 2 MiB ceiling is for a plain build).
 sanitized() {
@@ -513,7 +524,8 @@ test_soak_1000_conversations_1000_abusers() {
 
 # A listener waiting for a peer, a listener waiting for its own input in a
 # conversation, and a connector waiting for the listener's turn use not one
-# clock tick of CPU in 5 s. (chat waits in poll() with no timeout then.)
+# clock tick of CPU in 5 s, and are not once woken up (no context switch).
+# (chat waits in poll() with no timeout then.)
 test_idle_uses_no_cpu() {
 	local role pid used=
 
@@ -532,6 +544,11 @@ test_idle_uses_no_cpu() {
 	for role in idle l c; do
 		chat_pid "$role"
 		cpid[$role]=$CPID
+		# Having written its line, it may not be asleep yet: falling
+		# asleep would count as a switch in the window.
+		until_deadline "$WAIT" asleep_in_poll "$CPID" ||
+		    fail "$role is not asleep in poll after $WAIT s" \
+		    "(wchan $(< "/proc/$CPID/wchan"))"
 		proc_ticks "$CPID"
 		ticks[$role]=$TICKS
 		proc_wakeups "$CPID"
