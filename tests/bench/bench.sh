@@ -9,7 +9,10 @@
 #   short1 the same, both sides held to one CPU (taskset): each wakes
 #          the other with no cross-CPU interrupt, which on a VM costs
 #          more than everything else in a turn; here what the programs
-#          themselves cost shows, and the times hardly vary
+#          themselves cost shows, and the times hardly vary. A third
+#          program runs in its pairs: floorpoll, the floor with --poll,
+#          which waits for each frame in ppoll() as chat must; chat
+#          against it is what chat costs beyond that wait
 #   long   1,000 turns of 60 KiB lines (61,440 bytes of printable ASCII)
 #   convs  one listener (no --once) serving 1,000 short conversations in
 #          a row, each with a new connector whose input is one line: the
@@ -19,8 +22,9 @@
 #          line, so the listener's script has two lines a conversation.)
 #
 # short, short1 and long run chat and floor in turn, A B A B: BENCH_PAIRS
-# pairs (default 5) of short and of short1, BENCH_LONG_PAIRS (default 3 times as many: a
-# long run takes a tenth of a second) of long. Per workload: the median
+# pairs (default 5) of short and of short1, BENCH_LONG_PAIRS (default 3
+# times as many: a long run takes a tenth of a second) of long. Per
+# workload: the median
 # microseconds per message of each, wall and CPU (both sides); the
 # median chat/floor wall ratio with its spread (min-max of the per-pair
 # ratios), and the CPU ratio, which a busy machine disturbs less; the
@@ -167,11 +171,11 @@ start_listener() {
 	rm -f "$run.fifo"
 	mkfifo "$run.fifo" || return 1
 	if [[ $stamped == 1 ]]; then
-		"$RUSAGE" -t "$LIMIT" "$run.lru" "${pin[@]}" "$prog" --listen "$@" \
+		"${pin[@]}" "$RUSAGE" -t "$LIMIT" "$run.lru" "$prog" --listen "$@" \
 		    <"$run.in" 2>"$run.fifo" |
 		    "$STAMP" "$run.lout" "$run.ltimes" &
 	else
-		"$RUSAGE" -t "$LIMIT" "$run.lru" "${pin[@]}" "$prog" --listen "$@" \
+		"${pin[@]}" "$RUSAGE" -t "$LIMIT" "$run.lru" "$prog" --listen "$@" \
 		    <"$run.in" >"$run.lout" 2>"$run.fifo" &
 	fi
 	lpid=$!
@@ -255,14 +259,16 @@ one_run() {
 	run=$tmp/run.$w.$name.$n.$stamped
 	ln -sf "$tmp/$w.L" "$run.in"
 	t0=$(now_us)
-	start_listener "$run" "$stamped" "$prog" 127.0.0.1:0 --once || return
+	start_listener "$run" "$stamped" "$prog" 127.0.0.1:0 --once \
+	    "${extra[@]}" || return
 	if [[ $stamped == 1 ]]; then
-		"$RUSAGE" -t "$LIMIT" "$run.cru" "${pin[@]}" "$prog" \
-		    --connect "127.0.0.1:$port" <"$tmp/$w.C" 2>"$run.cerr" |
+		"${pin[@]}" "$RUSAGE" -t "$LIMIT" "$run.cru" "$prog" \
+		    --connect "127.0.0.1:$port" "${extra[@]}" <"$tmp/$w.C" \
+		    2>"$run.cerr" |
 		    "$STAMP" "$run.cout" "$run.ctimes" &
 	else
-		"$RUSAGE" -t "$LIMIT" "$run.cru" "${pin[@]}" "$prog" \
-		    --connect "127.0.0.1:$port" <"$tmp/$w.C" \
+		"${pin[@]}" "$RUSAGE" -t "$LIMIT" "$run.cru" "$prog" \
+		    --connect "127.0.0.1:$port" "${extra[@]}" <"$tmp/$w.C" \
 		    >"$run.cout" 2>"$run.cerr" &
 	fi
 	cpid=$!
@@ -274,13 +280,13 @@ one_run() {
 	elif [[ $stamped == 1 ]]; then
 		echo "$w $name $("$STAMP" --turns "$run.ctimes" "$run.ltimes")" \
 		    >> "$tmp/turns"
-		printf '  %-5s %-5s stamped run: %s\n' "$w" "$name" \
+		printf '  %-6s %-5s stamped run: %s\n' "$w" "$name" \
 		    "$(tail -1 "$tmp/turns" | cut -d' ' -f3-)"
 	else
 		cpu=$(( $(ru_cpu "$run.lru") + $(ru_cpu "$run.cru") ))
 		echo "$w $name $n $((t1 - t0)) $(ru_field "$run.lru" maxrss_kib)" \
 		    "$(ru_field "$run.cru" maxrss_kib) $cpu" >> "$tmp/results"
-		printf '  %-5s %-5s run %d: %8.3f s, CPU %8.3f s, RSS %s / %s KiB\n' \
+		printf '  %-6s %-5s run %d: %8.3f s, CPU %8.3f s, RSS %s / %s KiB\n' \
 		    "$w" "$name" "$n" "$(( (t1 - t0) / 1000 ))e-3" \
 		    "$(( cpu / 1000 ))e-3" "$(ru_field "$run.lru" maxrss_kib)" \
 		    "$(ru_field "$run.cru" maxrss_kib)"
@@ -365,6 +371,7 @@ echo "bench: $CHAT ($("$CHAT" --version | head -1)$(
 echo "bench: $(nproc 2>/dev/null || echo ?) CPUs, $(uname -sr)," \
     "load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 pin=()
+extra=()	# more arguments for both sides (floor --poll)
 for w in short short1 long; do
 	n=$PAIRS
 	[[ $w == long ]] && n=$LONG_PAIRS
@@ -374,11 +381,18 @@ for w in short short1 long; do
 			echo "bench: short1 left out: no taskset (util-linux)"
 			continue
 		fi
+		# (rusage itself is pinned: the program inherits it, and
+		# taskset's own memory stays out of the peak RSS)
 		pin=(taskset -c "$PIN_CPU")
 	fi
 	for ((p = 1; p <= n; p++)); do
 		one_run $w chat "$CHAT" $p 0
 		one_run $w floor "$FLOOR" $p 0
+		if [[ $w == short1 ]]; then
+			extra=(--poll)
+			one_run $w floorpoll "$FLOOR" $p 0
+			extra=()
+		fi
 	done
 	# (short1's slowest turn would include the stamping process
 	# queueing behind both sides on the one CPU: not measured)
@@ -409,6 +423,24 @@ function median(a, n,    i, j, t) {
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
 function verdict(ok) { return ok ? "PASS" : "MISS" }
+# ratios(W, BASE): chat against BASE in workload W, pair by pair: sets m,
+# lo, hi (wall) and cm, clo, chi (CPU); returns the number of pairs.
+function ratios(w, base,    p, n, r, c) {
+	n = 0; lo = ""; hi = ""; clo = ""; chi = ""
+	for (p = 1; p <= pairs[w]; p++) {
+		if (!((w, "chat", p) in wall_of) || !((w, base, p) in wall_of))
+			continue
+		r[++n] = wall_of[w, "chat", p] / wall_of[w, base, p]
+		if (lo == "" || r[n] < lo) lo = r[n]
+		if (hi == "" || r[n] > hi) hi = r[n]
+		c[n] = cpu_of[w, "chat", p] / cpu_of[w, base, p]
+		if (clo == "" || c[n] < clo) clo = c[n]
+		if (chi == "" || c[n] > chi) chi = c[n]
+	}
+	m = n > 0 ? median(r, n) : 0
+	cm = n > 0 ? median(c, n) : 0
+	return n
+}
 FILENAME ~ /turns$/ {
 	if ($3 == "turns") {
 		# $4 turns, $6 max_us, $8 at, $10 p50_us, $12 p99_us
@@ -447,32 +479,26 @@ END {
 		    pairs[w]
 		printf "  median us/msg     wall       CPU   " \
 		    "peak RSS listener / connector\n"
-		for (ni = 1; ni <= 2; ni++) {
-			name = ni == 1 ? "chat" : "floor"
+		for (ni = 1; ni <= 3; ni++) {
+			name = ni == 1 ? "chat" : ni == 2 ? "floor" : "floorpoll"
 			n = count[w, name]
+			if (n == 0)
+				continue
 			for (k = 1; k <= n; k++) v[k] = wall[w, name, k] / msgs
 			med = median(v, n)
 			for (k = 1; k <= n; k++) v[k] = cpu[w, name, k] / msgs
 			printf "  %-13s %8.2f  %8.2f   %8d / %d KiB\n", name,
 			    med, median(v, n), lrss[w, name], crss[w, name]
 		}
-		n = 0; lo = ""; hi = ""; clo = ""; chi = ""
-		for (p = 1; p <= pairs[w]; p++) {
-			if (!((w, "chat", p) in wall_of) ||
-			    !((w, "floor", p) in wall_of))
-				continue
-			r[++n] = wall_of[w, "chat", p] / wall_of[w, "floor", p]
-			if (lo == "" || r[n] < lo) lo = r[n]
-			if (hi == "" || r[n] > hi) hi = r[n]
-			c[n] = cpu_of[w, "chat", p] / cpu_of[w, "floor", p]
-			if (clo == "" || c[n] < clo) clo = c[n]
-			if (chi == "" || c[n] > chi) chi = c[n]
-		}
-		m = n > 0 ? median(r, n) : 0
+		if (count[w, "floorpoll"] > 0 && ratios(w, "floorpoll") > 0)
+			printf "  chat/floorpoll: wall ratio %.3f (pairs " \
+			    "%.3f-%.3f), CPU ratio %.3f (%.3f-%.3f)\n", m, lo,
+			    hi, cm, clo, chi
+		n = ratios(w, "floor")
 		if (n > 0)
 			printf "  chat/floor: wall ratio %.3f (pairs %.3f-%.3f)," \
 			    " CPU ratio %.3f (%.3f-%.3f)\n", m, lo, hi,
-			    median(c, n), clo, chi
+			    cm, clo, chi
 		for (ni = 1; ni <= 2; ni++) {
 			name = ni == 1 ? "chat" : "floor"
 			if ((w, name) in turn)

@@ -10,16 +10,22 @@
  * talk to a chat, and for plain ASCII scripts with LF line ends its
  * stdout is byte for byte chat's.
  *
- *   floor --listen [127.0.0.1:]PORT [--once]   PORT 0 picks one; prints
- *                                  "Listening on 127.0.0.1:PORT" on stderr
- *   floor --connect ADDR:PORT                  ADDR an IPv4 address
+ *   floor --listen [127.0.0.1:]PORT [--once] [--poll]
+ *                      PORT 0 picks one; prints "Listening on
+ *                      127.0.0.1:PORT" on stderr
+ *   floor --connect ADDR:PORT [--poll]         ADDR an IPv4 address
+ *
+ * --poll waits for the peer's frame the way chat must: in ppoll(), with
+ * the stop signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) blocked except
+ * while it waits, then a recv() that finds the bytes there. chat against
+ * this floor shows what chat costs beyond its wait.
  *
  * The listener speaks first; end of input (or a line "QUIT") sends QUIT.
  * A connector, and a listener with --once, have one conversation; else
  * the listener takes peers one after another until its input ends. Exit
  * 0, or 1 on any error.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE	/* ppoll() */
 
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -28,6 +34,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +52,8 @@ static char net[FRAME_MAX + 2];		/* the peer's bytes, cut into frames */
 static size_t net_start, net_len;
 static char frame[FRAME_MAX + 1];	/* one frame to send */
 static char out[sizeof(HEAD) + TEXT_MAX + 1];	/* one line to show */
+static int poll_first;			/* --poll */
+static sigset_t wait_mask;		/* the mask ppoll() waits with */
 
 static void
 die(const char *what)
@@ -116,6 +125,13 @@ next_frame(int fd, size_t *len)
 		if (net_len == sizeof(net)) {
 			errno = EMSGSIZE;
 			die("recv");
+		}
+		if (poll_first) {
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+			if (ppoll(&pfd, 1, NULL, &wait_mask) < 0 &&
+			    errno != EINTR)
+				die("ppoll");
 		}
 		n = recv(fd, net + net_len, sizeof(net) - net_len, 0);
 		if (n < 0 && errno == EINTR)
@@ -280,18 +296,33 @@ int
 main(int argc, char **argv)
 {
 	struct sockaddr_in sa;
-	int fd, lfd = -1, listening, once;
+	sigset_t stops;
+	int fd, lfd = -1, listening, once = 0, i, bad;
 
-	if (argc < 3 || (strcmp(argv[1], "--listen") != 0 &&
-	    strcmp(argv[1], "--connect") != 0) ||
-	    !parse_endpoint(argv[2], &sa) || (argc > 3 &&
-	    (argc > 4 || strcmp(argv[3], "--once") != 0))) {
+	bad = argc < 3 || (strcmp(argv[1], "--listen") != 0 &&
+	    strcmp(argv[1], "--connect") != 0) || !parse_endpoint(argv[2], &sa);
+	listening = !bad && argv[1][2] == 'l';
+	for (i = 3; !bad && i < argc; i++) {
+		if (listening && strcmp(argv[i], "--once") == 0)
+			once = 1;
+		else if (strcmp(argv[i], "--poll") == 0)
+			poll_first = 1;
+		else
+			bad = 1;
+	}
+	if (bad) {
 		fprintf(stderr, "usage: floor --listen [127.0.0.1:]PORT [--once]"
-		    "\n       floor --connect ADDR:PORT\n");
+		    " [--poll]\n       floor --connect ADDR:PORT [--poll]\n");
 		return 2;
 	}
-	listening = argv[1][2] == 'l';
-	once = argc == 4 || !listening;
+	once = once || !listening;
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGHUP);
+	sigaddset(&stops, SIGQUIT);
+	if (poll_first)		/* as chat: blocked but while waiting */
+		sigprocmask(SIG_BLOCK, &stops, &wait_mask);
 	signal(SIGPIPE, SIG_IGN);
 	memcpy(frame, "MSG ", 4);
 	memcpy(out, HEAD, sizeof(HEAD) - 1);
