@@ -1598,6 +1598,80 @@ test_gigabyte_without_newline_keeps_memory_flat_and_next_is_served() {
 	expect_bytes l.out 'They say: ok\n'
 }
 
+# proc_rchar PID: set RCHAR to the bytes process PID has taken in with
+# read(2) so far (/proc/PID/io). chat reads its peer with recv(), which
+# this does not count, and stdin and turned-away sockets with read().
+proc_rchar() {
+	local key value
+
+	RCHAR=
+	while read -r key value; do
+		[[ $key == rchar: ]] && RCHAR=$value
+	done < "/proc/$1/io"
+	[[ $RCHAR ]] || fail "no rchar in /proc/$1/io"
+}
+
+# blocked_in_socket_write PID: whether PID waits for room to send.
+blocked_in_socket_write() {
+	local wchan
+
+	{ wchan=$(< "/proc/$1/wchan"); } 2>/dev/null || return 1
+	[[ $wchan == sk_stream_wait_memory || $wchan == wait_woken ]]
+}
+
+# turned_away_count N: whether l.err holds N "Turned away" lines.
+turned_away_count() {
+	[[ $(grep -cE '^Turned away 127\.0\.0\.1:[0-9]+: busy$' l.err) == "$1" ]]
+}
+
+# A newcomer turned away with BUSY is read at most 128 KiB (what is left
+# of a frame and a bit) before the close, however much it sends: a flood
+# must not keep the listener from its conversation. Each flood fills the
+# socket buffers before the listener sees it, and goes on as it reads.
+# (Five of them: without the bound, whether the flood keeps ahead of the
+# reads, and the listener reads on, varies from run to run.)
+test_busy_turn_away_reads_at_most_128_kib_of_a_flood() {
+	local flooder before round
+
+	fifo_hold l 7
+	chat_listen l
+	printf 'first\n' >&7
+	raw_connect
+	raw_hello
+	raw_expect 'MSG first'		# their turn: a newcomer gets BUSY
+	chat_pid l
+	for round in 1 2 3 4 5; do
+		kill -STOP "$CPID"
+		head -c 64M /dev/zero 2> flood.err \
+		    > "/dev/tcp/127.0.0.1/$PORT" &
+		flooder=$!
+		echo "$flooder" >> "$T/pids"
+		until_deadline "$WAIT" blocked_in_socket_write "$flooder" ||
+		    fail "flood $round does not fill the socket buffers"
+		proc_rchar "$CPID"
+		before=$RCHAR
+		kill -CONT "$CPID"
+		until_deadline "$WAIT" turned_away_count "$round" ||
+		    fail "flood $round not turned away: $(show l.err)"
+		# Its connection reset, the flood ends.
+		until_deadline "$WAIT" eval "! kill -0 $flooder 2>/dev/null" ||
+		    fail "flood $round still runs $WAIT s after BUSY"
+		proc_rchar "$CPID"
+		note "flood $round: read $(( RCHAR - before )) bytes"
+		(( RCHAR - before <= 131072 )) ||
+		    fail "the listener read $(( RCHAR - before )) bytes of" \
+		    "turned-away flood $round, expected at most 131072"
+	done
+	# The conversation goes on.
+	raw_send 'MSG still here\n'
+	wait_line l.out 'They say: still here'
+	raw_send 'QUIT\n'
+	raw_expect_close
+	raw_close
+	exec 7>&-
+	chat_finish l 0
+}
+
 # --- Slow and silent peers
 
 # A frame has CHAT_FRAME_SECS (10 s) from its first byte to its LF,
