@@ -1230,16 +1230,6 @@ test_stdout_closed_by_its_reader_ends_quietly_exit_0() {
 	expect_line l.err 'They ended the conversation.'
 }
 
-# blocked_in_pipe_write PID: whether PID waits in a write to a full pipe.
-blocked_in_pipe_write() {
-	local wchan
-
-	# The file has no newline, so read(1) would report its end: take it
-	# whole instead.
-	{ wchan=$(< "/proc/$1/wchan"); } 2>/dev/null || return 1
-	[[ $wchan == *pipe_write* ]]
-}
-
 # A stop signal while stdout is blocked ends the conversation with QUIT
 # at once: the next scripted line, whose turn has come, is not sent first.
 test_sigterm_while_stdout_is_blocked_sends_quit_and_no_more_lines() {
@@ -1254,7 +1244,7 @@ test_sigterm_while_stdout_is_blocked_sends_quit_and_no_more_lines() {
 	raw_expect 'MSG l1'
 	long_text "$TEXT_MAX" 'a pipe holds 64 KiB; this, shown, holds more. '
 	raw_send 'MSG %s\n' "$TEXT"
-	until_deadline "$WAIT" blocked_in_pipe_write "$CPID" ||
+	until_deadline "$WAIT" sleeps_in "$CPID" '*pipe_write*' ||
 	    fail "chat is not blocked writing its stdout"
 	kill -TERM "$CPID"
 	raw_expect 'QUIT'
@@ -1433,18 +1423,6 @@ ms_since() {
 	TOOK=$(( (${EPOCHREALTIME/./} - $1) / 1000 ))
 }
 
-# vm_kb PID FIELD: set KB to FIELD (VmRSS, VmHWM...) of the process, in kB.
-# The file is read in one go: line by line, bash seeks back after each
-# line and the kernel regenerates the file, whose State: line changes
-# length as the process runs, so a field could be skipped.
-vm_kb() {
-	local text re="(^|"$'\n'")$2:[[:space:]]+([0-9]+) kB"
-
-	IFS= read -r -d '' text < "/proc/$1/status"
-	[[ $text =~ $re ]] || fail "no $2 in /proc/$1/status"
-	KB=${BASH_REMATCH[2]}
-}
-
 # time_wait_on PORT: whether a TCP socket on 127.0.0.1:PORT is in
 # TIME_WAIT (state 06 in /proc/net/tcp).
 time_wait_on() {
@@ -1568,7 +1546,7 @@ test_gigabyte_without_newline_keeps_memory_flat_and_next_is_served() {
 	raw_hello
 	raw_expect 'MSG first'
 	chat_pid l
-	vm_kb "$CPID" VmHWM
+	proc_kb "$CPID" VmHWM
 	before=$KB
 	(
 		printf 'MSG ' >&3 && head -c 1G /dev/zero | tr '\0' x >&3
@@ -1586,7 +1564,7 @@ test_gigabyte_without_newline_keeps_memory_flat_and_next_is_served() {
 	wait_line next.err "Connected to 127.0.0.1:$PORT"
 	until_deadline 8 test -e flood.done ||
 	    fail "the flood still runs 8 s after ERR: the listener reads it all"
-	vm_kb "$CPID" VmHWM
+	proc_kb "$CPID" VmHWM
 	(( KB - before < 1024 )) ||
 	    fail "listener's peak memory grew by $(( KB - before )) kB" \
 	    "($before kB to $KB kB), expected under 1024 kB"
@@ -1596,27 +1574,6 @@ test_gigabyte_without_newline_keeps_memory_flat_and_next_is_served() {
 	chat_finish l 0
 	expect_bytes next.out 'They say: after\n'
 	expect_bytes l.out 'They say: ok\n'
-}
-
-# proc_rchar PID: set RCHAR to the bytes process PID has taken in with
-# read(2) so far (/proc/PID/io). chat reads its peer with recv(), which
-# this does not count, and stdin and turned-away sockets with read().
-proc_rchar() {
-	local key value
-
-	RCHAR=
-	while read -r key value; do
-		[[ $key == rchar: ]] && RCHAR=$value
-	done < "/proc/$1/io"
-	[[ $RCHAR ]] || fail "no rchar in /proc/$1/io"
-}
-
-# blocked_in_socket_write PID: whether PID waits for room to send.
-blocked_in_socket_write() {
-	local wchan
-
-	{ wchan=$(< "/proc/$1/wchan"); } 2>/dev/null || return 1
-	[[ $wchan == sk_stream_wait_memory || $wchan == wait_woken ]]
 }
 
 # turned_away_count N: whether l.err holds N "Turned away" lines.
@@ -1646,20 +1603,24 @@ test_busy_turn_away_reads_at_most_128_kib_of_a_flood() {
 		    > "/dev/tcp/127.0.0.1/$PORT" &
 		flooder=$!
 		echo "$flooder" >> "$T/pids"
-		until_deadline "$WAIT" blocked_in_socket_write "$flooder" ||
+		until_deadline "$WAIT" sleeps_in "$flooder" \
+		    sk_stream_wait_memory wait_woken ||
 		    fail "flood $round does not fill the socket buffers"
-		proc_rchar "$CPID"
-		before=$RCHAR
+		# rchar: what it took in with read(2), as from stdin and a
+		# turned-away socket; its peer it reads with recv(), not
+		# counted there.
+		proc_field "$CPID" io rchar
+		before=$FIELD
 		kill -CONT "$CPID"
 		until_deadline "$WAIT" turned_away_count "$round" ||
 		    fail "flood $round not turned away: $(show l.err)"
 		# Its connection reset, the flood ends.
 		until_deadline "$WAIT" eval "! kill -0 $flooder 2>/dev/null" ||
 		    fail "flood $round still runs $WAIT s after BUSY"
-		proc_rchar "$CPID"
-		note "flood $round: read $(( RCHAR - before )) bytes"
-		(( RCHAR - before <= 131072 )) ||
-		    fail "the listener read $(( RCHAR - before )) bytes of" \
+		proc_field "$CPID" io rchar
+		note "flood $round: read $(( FIELD - before )) bytes"
+		(( FIELD - before <= 131072 )) ||
+		    fail "the listener read $(( FIELD - before )) bytes of" \
 		    "turned-away flood $round, expected at most 131072"
 	done
 	# The conversation goes on.

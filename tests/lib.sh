@@ -136,6 +136,47 @@ raw_close() {
 	exec 3<&-
 }
 
+# === Reading /proc ==========================================================
+
+# proc_field PID FILE KEY: set FIELD to the number after "KEY:" in
+# /proc/PID/FILE (status, io). The file is read in one pass: read line by
+# line, bash seeks back after each line, and each seek makes the kernel
+# write the file anew, in which the lines of a running process can move
+# ("R (running)" is shorter than "S (sleeping)").
+proc_field() {
+	local text= re=$'\n'"$3:[[:space:]]*([0-9]+)"
+
+	IFS= read -r -d '' text < "/proc/$1/$2"
+	[[ $text ]] || fail "process $1 is gone: no /proc/$1/$2"
+	[[ $'\n'$text =~ $re ]] ||
+	    fail "no $3 in /proc/$1/$2 (is it a zombie?):" \
+	    "$(head -c 300 "/proc/$1/stat")"
+	FIELD=${BASH_REMATCH[1]}
+}
+
+# proc_kb PID FIELD: set KB to FIELD of /proc/PID/status (VmRSS, VmHWM), kB.
+proc_kb() {
+	proc_field "$1" status "$2"
+	KB=$FIELD
+}
+
+# sleeps_in PID GLOB...: whether process PID is asleep in the kernel at a
+# place (/proc/PID/wchan) that matches one of the GLOBs. Only a task that
+# has switched out has a wchan.
+sleeps_in() {
+	local wchan glob
+
+	# No newline at its end, so read(1) would report its end: take the
+	# file whole instead.
+	{ wchan=$(< "/proc/$1/wchan"); } 2>/dev/null || return 1
+	shift
+	for glob; do
+		# shellcheck disable=SC2053	# (a glob on purpose)
+		[[ $wchan == $glob ]] && return 0
+	done
+	return 1
+}
+
 # === Running the tests =======================================================
 
 # reap PIDFILE: stop what a test left running (timeouts pass it on to chat).

@@ -140,22 +140,6 @@ proc_fd_list() {
 	printf '%s' "${list# }"
 }
 
-# proc_kb PID FIELD: set KB to FIELD of /proc/PID/status (VmRSS, VmHWM), kB.
-# The file is read in one pass: read line by line, bash seeks back after
-# each line, and each seek makes the kernel write the file anew, in which
-# the lines of a running process can move ("R (running)" is shorter than
-# "S (sleeping)"). -d '' reads without seeking.
-proc_kb() {
-	local text= re=$'\n'"$2:[[:space:]]*([0-9]+) kB"$'\n'
-
-	IFS= read -r -d '' text < "/proc/$1/status"
-	[[ $text ]] || fail "process $1 is gone: no /proc/$1/status"
-	[[ $text =~ $re ]] ||
-	    fail "no $2 in /proc/$1/status (is it a zombie?):" \
-	    "$(head -c 300 "/proc/$1/stat")"
-	KB=${BASH_REMATCH[1]}
-}
-
 # proc_ticks PID: set TICKS to the CPU time PID has used, user plus system,
 # in clock ticks: fields 14 and 15 of /proc/PID/stat.
 proc_ticks() {
@@ -172,26 +156,10 @@ proc_ticks() {
 # has none while nothing does. (Finer than ticks: a wake-up every 100 ms
 # would use less than a tick a time, but shows here 50 times in 5 s.)
 proc_wakeups() {
-	local key value
-	WAKEUPS=0
-	while read -r key value; do
-		case $key in
-		voluntary_ctxt_switches: | nonvoluntary_ctxt_switches:)
-			WAKEUPS=$(( WAKEUPS + value ))
-			;;
-		esac
-	done < "/proc/$1/status" || fail "process $1 is gone"
-}
-
-# asleep_in_poll PID: whether PID is asleep in poll(). Its wchan names
-# where it sleeps, and only a task that has switched out has one, so its
-# switch into that sleep is counted by then.
-asleep_in_poll() {
-	local wchan
-
-	# No newline at the end: take the file whole, not with read.
-	{ wchan=$(< "/proc/$1/wchan"); } 2>/dev/null || return 1
-	[[ $wchan == *poll* ]]
+	proc_field "$1" status voluntary_ctxt_switches
+	WAKEUPS=$FIELD
+	proc_field "$1" status nonvoluntary_ctxt_switches
+	WAKEUPS=$(( WAKEUPS + FIELD ))
 }
 
 # sanitized: whether CHAT is built with a sanitizer whose shadow memory
@@ -545,8 +513,9 @@ test_idle_uses_no_cpu() {
 		chat_pid "$role"
 		cpid[$role]=$CPID
 		# Having written its line, it may not be asleep yet: falling
-		# asleep would count as a switch in the window.
-		until_deadline "$WAIT" asleep_in_poll "$CPID" ||
+		# asleep would count as a switch in the window. (Asleep in
+		# poll, its switch into that sleep is counted already.)
+		until_deadline "$WAIT" sleeps_in "$CPID" '*poll*' ||
 		    fail "$role is not asleep in poll after $WAIT s" \
 		    "(wchan $(< "/proc/$CPID/wchan"))"
 		proc_ticks "$CPID"
