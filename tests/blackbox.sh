@@ -30,29 +30,6 @@ USAGE=0		# usage_error calls so far, to name their files
 
 # === Assertions on what the user sees ========================================
 
-# expect_bytes FILE FORMAT [ARG...]: FILE holds exactly the bytes that
-# printf FORMAT ARG... writes.
-expect_bytes() {
-	local file=$1
-
-	shift
-	printf "$@" > "$file.want"
-	cmp -s -- "$file" "$file.want" ||
-	    fail "$file is $(show "$file"), expected $(show "$file.want")"
-}
-
-# expect_line FILE TEXT: FILE holds the line TEXT.
-expect_line() {
-	has_line "$1" "$2" ||
-	    fail "no line \"$2\" in $1; it holds $(show "$1")"
-}
-
-# expect_line_re FILE ERE: a line of FILE matches ERE; set MATCH.
-expect_line_re() {
-	has_line_re "$1" "$2" ||
-	    fail "no line matching /$2/ in $1; it holds $(show "$1")"
-}
-
 # expect_no_line_re FILE ERE: no line of FILE matches ERE.
 expect_no_line_re() {
 	if has_line_re "$1" "$2"; then
@@ -115,32 +92,9 @@ chat_connect() {
 	chat_start "$role" --connect "127.0.0.1:$PORT" "$@"
 }
 
-# chat_finish ROLE STATUS: wait for ROLE's chat to exit; check its status.
-chat_finish() {
-	local status
-
-	wait "${PID[$1]}"
-	status=$?
-	if (( status == 124 || status == 137 )); then
-		fail "$1: chat still running after $LIMIT s, stopped;" \
-		    "stderr $(show "$1.err")"
-	fi
-	(( status == $2 )) ||
-	    fail "$1: exit status $status, expected $2; stderr $(show "$1.err")"
-}
-
 # chat_reap ROLE: wait for ROLE's chat to exit, whatever its status.
 chat_reap() {
 	wait "${PID[$1]}"
-}
-
-# chat_pid ROLE: set CPID to the pid of ROLE's chat (timeout's child).
-chat_pid() {
-	local tpid=${PID[$1]}
-
-	CPID=
-	read -r CPID _ 2>/dev/null < "/proc/$tpid/task/$tpid/children"
-	[[ $CPID ]] || fail "$1: cannot find its chat process"
 }
 
 # peer_port ROLE: set CPORT from the listener ROLE's "Connection from" line.

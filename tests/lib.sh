@@ -1,7 +1,8 @@
 # tests/lib.sh - what the shell suites (blackbox.sh, soak.sh, valgrind.sh)
 # share: failing a test with a reason, waiting for a line with a deadline,
-# raw chat/1 peers on fd 3, and running the tests, each in a subshell in
-# its own directory. A suite sets SUITE (its name), CHAT and WAIT, sources
+# raw chat/1 peers on fd 3, assertions on output, waiting for a chat and
+# finding its pid, reading /proc, and running the tests, each in a
+# subshell in its own directory. A suite sets SUITE (its name), CHAT and WAIT, sources
 # this file, defines test_* functions and ends with: suite_main "$@".
 #
 # A test runs with T set to its directory (also its working directory),
@@ -134,6 +135,65 @@ raw_expect_close() {
 # raw_close: the raw peer closes its connection.
 raw_close() {
 	exec 3<&-
+}
+
+# === What the user sees, and chat processes ==================================
+# A suite starts its chats in the background into PID[ROLE], with stdout
+# ROLE.out and stderr ROLE.err, under timeout(1) (status 124 or 137).
+
+# expect_bytes FILE FORMAT [ARG...]: FILE holds exactly the bytes that
+# printf FORMAT ARG... writes.
+expect_bytes() {
+	local file=$1
+
+	shift
+	printf "$@" > "$file.want"
+	cmp -s -- "$file" "$file.want" ||
+	    fail "$file is $(show "$file"), expected $(show "$file.want")"
+}
+
+# expect_line FILE TEXT: FILE holds the line TEXT.
+expect_line() {
+	has_line "$1" "$2" ||
+	    fail "no line \"$2\" in $1; it holds $(show "$1")"
+}
+
+# expect_line_re FILE ERE: a line of FILE matches ERE; set MATCH.
+expect_line_re() {
+	has_line_re "$1" "$2" ||
+	    fail "no line matching /$2/ in $1; it holds $(show "$1")"
+}
+
+# chat_status ROLE: wait for ROLE's chat to exit; set STATUS. One stopped
+# at its time limit fails the test.
+chat_status() {
+	wait "${PID[$1]}"
+	STATUS=$?
+	if (( STATUS == 124 || STATUS == 137 )); then
+		fail "$1: chat still running at its time limit, stopped;" \
+		    "stderr $(show "$1.err")"
+	fi
+}
+
+# chat_finish ROLE STATUS: wait for ROLE's chat to exit; check its status.
+chat_finish() {
+	chat_status "$1"
+	(( STATUS == $2 )) ||
+	    fail "$1: exit status $STATUS, expected $2; stderr $(show "$1.err")"
+}
+
+# chat_pid ROLE: set CPID to the pid of ROLE's chat (timeout's child),
+# waiting for timeout to have started it.
+chat_pid() {
+	CPID=
+	until_deadline "$WAIT" child_of "${PID[$1]}" ||
+	    fail "$1: cannot find its chat process"
+}
+
+# child_of PID: set CPID to PID's first child, if it has one yet.
+child_of() {
+	read -r CPID _ 2>/dev/null < "/proc/$1/task/$1/children"
+	[[ $CPID ]]
 }
 
 # === Reading /proc ==========================================================

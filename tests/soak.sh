@@ -89,35 +89,6 @@ chat_listen() {
 	PORT=${MATCH##*:}
 }
 
-# chat_finish ROLE STATUS: wait for ROLE's chat to exit; check its status.
-chat_finish() {
-	local status
-
-	wait "${PID[$1]}"
-	status=$?
-	if (( status == 124 || status == 137 )); then
-		fail "$1: chat still running at its time limit, stopped;" \
-		    "stderr $(show "$1.err")"
-	fi
-	(( status == $2 )) ||
-	    fail "$1: exit status $status, expected $2; stderr $(show "$1.err")"
-}
-
-# chat_pid ROLE: set CPID to the pid of ROLE's chat (timeout's child).
-chat_pid() {
-	local tpid=${PID[$1]}
-
-	CPID=
-	until_deadline "$WAIT" child_of "$tpid" ||
-	    fail "$1: cannot find its chat process"
-}
-
-# child_of PID: set CPID to PID's first child, if it has one yet.
-child_of() {
-	read -r CPID _ 2>/dev/null < "/proc/$1/task/$1/children"
-	[[ $CPID ]]
-}
-
 # === What /proc says about a process =========================================
 
 # proc_fds PID: set FDS to how many descriptors PID has open.

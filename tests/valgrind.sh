@@ -54,23 +54,6 @@ wait_lines() {
 
 # === Assertions on what the user sees ========================================
 
-# expect_bytes FILE FORMAT [ARG...]: FILE holds exactly the bytes that
-# printf FORMAT ARG... writes.
-expect_bytes() {
-	local file=$1
-
-	shift
-	printf "$@" > "$file.want"
-	cmp -s -- "$file" "$file.want" ||
-	    fail "$file is $(show "$file"), expected $(show "$file.want")"
-}
-
-# expect_line FILE TEXT: FILE holds the line TEXT.
-expect_line() {
-	has_line "$1" "$2" ||
-	    fail "no line \"$2\" in $1; it holds $(show "$1")"
-}
-
 # === What valgrind saw =======================================================
 
 # vg_clean LOG: LOG, valgrind's log of one chat, shows no error, every heap
@@ -149,20 +132,13 @@ vg_connect() {
 
 # chat_wait ROLE STATUS: wait for ROLE's chat to exit with STATUS.
 chat_wait() {
-	local status
-
-	wait "${PID[$1]}"
-	status=$?
-	if (( status == 124 || status == 137 )); then
-		fail "$1: chat still running after $LIMIT s, stopped;" \
-		    "stderr $(show "$1.err")"
-	fi
-	if (( status == 99 )) && [[ -e $1.vg ]]; then
+	chat_status "$1"
+	if (( STATUS == 99 )) && [[ -e $1.vg ]]; then
 		vg_clean "$T/$1.vg"	# says what valgrind found
 		fail "$1: valgrind exit 99 (errors); see $T/$1.vg"
 	fi
-	(( status == $2 )) ||
-	    fail "$1: exit status $status, expected $2; stderr $(show "$1.err")"
+	(( STATUS == $2 )) ||
+	    fail "$1: exit status $STATUS, expected $2; stderr $(show "$1.err")"
 }
 
 # vg_finish ROLE STATUS: ROLE's chat (under valgrind) exits with STATUS,
@@ -170,15 +146,6 @@ chat_wait() {
 vg_finish() {
 	chat_wait "$1" "$2"
 	vg_clean "$T/$1.vg"
-}
-
-# chat_pid ROLE: set CPID to the pid of ROLE's chat (timeout's child).
-chat_pid() {
-	local tpid=${PID[$1]}
-
-	CPID=
-	read -r CPID _ 2>/dev/null < "/proc/$tpid/task/$tpid/children"
-	[[ $CPID ]] || fail "$1: cannot find its chat process"
 }
 
 # === Raw chat/1 peers on fd 3 ================================================
