@@ -3,9 +3,9 @@
  *
  * One side listens and speaks first, the other connects; they alternate
  * one message each until either sends QUIT. Everything runs in one poll
- * loop over stdin, the peer and the listening socket, driven by an
- * explicit turn state. The README specifies the protocol, the output
- * lines and the exit codes.
+ * loop over stdin, the listening socket and a small fixed pool of
+ * connections, each driven by an explicit state (see "The conversation").
+ * The README specifies the protocol, the output lines and the exit codes.
  */
 #define _GNU_SOURCE	/* ppoll(), accept4(): both also in POSIX.1-2024 */
 
@@ -39,45 +39,111 @@
 
 /* After we send QUIT or ERR, wait this long for the peer to close. */
 #define LINGER_MS	2000
+/* Lines about strangers (turned away, dropped before HELLO): at most one
+ * in this many milliseconds; the rest are counted into the next one. */
+#define STRANGER_MS	1000
+/* Connections that have not completed their HELLO, at once and from one
+ * source: enough for a classroom, too few to cost more than kilobytes. */
+#define CANDIDATES_MAX	16
+#define CANDIDATES_PER_SOURCE 4
+/* Every socket but the listening one: the candidates (and connections
+ * lingering after their last frame, which count as candidates) plus the
+ * conversation. */
+#define CONN_MAX	(CANDIDATES_MAX + 1)
 /* Writes up to this long are gathered into one buffer (io_write_all). */
 #define GATHER_MAX	1024
 /* The most net_drain() reads before a close: a frame and a bit. */
 #define DRAIN_MAX	((size_t)2 * CHAT_FRAME_MAX)
+/* A peer message that needs escaping is escaped and written in pieces of
+ * this size: a 64 KiB message of control bytes escapes to 256 KiB, which
+ * would cost as much memory as all the rest of chat. */
+#define SHOW_PIECE	8192
 /* A numeric host (IPv6 with a scope id fits) and a port, as shown. */
 #define HOST_NUM_MAX	64
 #define PEER_NAME_MAX	(HOST_NUM_MAX + sizeof("[]:65535"))
+/* The per-source key: a family byte, then an IPv4 address or an IPv6 /64. */
+#define SOURCE_LEN	9
 /* Status and error lines longer than this are cut. */
 #define SAY_MAX		512
-/* Room for status lines held back while the user types at the prompt. */
-#define HELD_MAX	1024
 /* Of an ERR reason from the peer, quote at most this many bytes. */
 #define REASON_MAX	120
 #define LISTEN_BACKLOG	16
 #define TIMEOUT_MAX_SECS 86400
 #define PROMPT		"Your message: "
 
+/* The reasons of the ERR frames we send, named once; the README lists them. */
+#define ERR_BAD_HELLO	"bad hello"
+#define ERR_VERSION	"unsupported version"
+#define ERR_OUT_OF_TURN	"out of turn"
+#define ERR_TOO_LONG	"frame too long"
+#define ERR_UNKNOWN	"unknown verb"
+#define ERR_NO_HELLO	"no hello"
+#define ERR_TOO_SLOW	"frame too slow"
+#define ERR_FULL	"listener full"
+#define ERR_SOURCE	"too many from your address"
+
 /* What say() writes. */
 enum say_flags {
 	SAY_STATUS = 0,		/* a status line */
-	SAY_ERROR = 1,		/* an error: "chat: " first */
-	SAY_HOLD = 2		/* may wait until the user's line is typed */
+	SAY_ERROR = 1		/* an error: "chat: " first */
 };
 
-enum turn {
-	TURN_NONE,	/* no peer */
-	TURN_HELLO,	/* waiting for the peer's HELLO */
-	TURN_OURS,	/* we type, the peer listens */
-	TURN_THEIRS	/* the peer types, we listen */
+/* How a local output (stdout, stderr) is written; see local_init(). */
+enum local_kind {
+	LOCAL_FILE,	/* a regular file: a write never waits */
+	LOCAL_OWN,	/* our own non-blocking open of it: wait in ppoll() */
+	LOCAL_SOCKET,	/* a socket: send() without waiting, wait in ppoll() */
+	LOCAL_SHARED	/* only the shared, blocking descriptor: see there */
 };
 
-/* How a conversation's socket is let go. */
+/* The states of a connection; "The conversation" has the transitions. */
+enum conn_state {
+	CONN_FREE,	/* the slot is unused */
+	CONN_HELLO,	/* waiting for the peer's HELLO line */
+	CONN_OURS,	/* in the conversation: we send the next MSG */
+	CONN_THEIRS,	/* in the conversation: the peer sends it */
+	CONN_LINGER	/* we sent our last frame: reading to the peer's close */
+};
+
+/* What a connection's one deadline is for. */
+enum deadline_kind {
+	DL_NONE,
+	DL_HELLO,	/* the HELLO line: CHAT_HELLO_SECS or --timeout */
+	DL_TURN,	/* the peer's turn: --timeout */
+	DL_FRAME,	/* a begun frame: CHAT_FRAME_SECS or --timeout */
+	DL_LINGER	/* the peer's close after our last frame: LINGER_MS */
+};
+
+/* How a connection is let go. */
 enum ending {
 	END_CLOSE,	/* the peer is gone or told us to go: close now */
 	END_LINGER	/* we sent QUIT or ERR: let it reach the peer first */
 };
 
-/* The poll slots, in the order of struct pollfd fds[]. */
-enum { POLL_LISTEN, POLL_PEER, POLL_STDIN, POLL_LINGER, POLL_SLOTS };
+/* What became of a connection that never was a conversation. */
+enum stranger {
+	STRANGER_BUSY,		/* BUSY: a conversation was (or got) under way */
+	STRANGER_FULL,		/* ERR: too many candidates, or from its source */
+	STRANGER_DROPPED,	/* no valid HELLO: silent, bad, gone */
+	STRANGER_KINDS
+};
+
+struct local {
+	int fd;
+	enum local_kind kind;
+};
+
+/* One socket to a peer: a candidate, the conversation, or lingering. */
+struct conn {
+	int fd;
+	enum conn_state state;
+	enum deadline_kind dl;
+	long long deadline;		/* -1 with DL_NONE */
+	char name[PEER_NAME_MAX];	/* ADDR:PORT, for messages */
+	unsigned char source[SOURCE_LEN];	/* for CANDIDATES_PER_SOURCE */
+	struct linebuf in;		/* the peer's bytes, cut into frames */
+	char hello[CHAT_HELLO_MAX + 2];	/* in's storage until the HELLO */
+};
 
 struct chat {
 	/* what the command line asked for */
@@ -85,101 +151,130 @@ struct chat {
 	int once;			/* --once */
 	long long timeout_ms;		/* --timeout, or -1 for none */
 	const char *where;		/* HOST:PORT as given, for errors */
+	long long (*clock)(void);	/* milliseconds, never jumping */
 
 	/* local side */
-	int in_fd, out_fd;		/* stdin, stdout */
+	int in_fd;			/* stdin */
 	int in_tty;			/* stdin is a terminal */
 	int in_eof;			/* stdin has ended */
 	unsigned long in_lineno;	/* lines taken from stdin so far */
 	struct linebuf in;		/* stdin, cut into lines */
+	struct local out, err;		/* stdout, stderr */
+	int local_gone;			/* stdin or stdout failed: no more */
+	int prompt_open;		/* the prompt is up, no newline yet */
+
+	/* lines about strangers: one now, the others counted for later */
+	long long stranger_quiet;	/* none printed before this, or -1 */
+	char stranger_held[SAY_MAX];	/* one that waits for the prompt */
+	size_t stranger_held_len;
+	unsigned stranger_count[STRANGER_KINDS];
 
 	/* network */
 	int listen_fd;			/* -1 for a connector */
-	int peer_fd;			/* -1 between conversations */
-	enum turn turn;
-	long long deadline;		/* for the peer's turn, -1 for none */
-	long long frame_deadline;	/* for the frame begun, -1 for none */
-	char peer_name[PEER_NAME_MAX];	/* ADDR:PORT of the peer */
-	struct linebuf net;		/* the peer's bytes, cut into frames */
-	int linger_fd;			/* a finished socket, drained to EOF */
-	long long linger_deadline;
 	int accept_paused;		/* out of fds: accept when one closes */
+	struct conn conns[CONN_MAX];
+	struct conn *peer;		/* the conversation, or NULL */
+	unsigned long conversations;	/* ended so far */
+	int status;			/* exit status of the last one */
 
-	int status;			/* exit status of the last conversation */
-	int finished;			/* exit once the sockets are let go */
+	char in_data[LINEBUF_SIZE];	/* storage of in */
+	char frame[LINEBUF_SIZE];	/* storage of peer->in */
+	char piece[SHOW_PIECE];		/* an escaped message, piece by piece */
 };
-
 static void	 chat_accept(struct chat *);
-static void	 chat_end(struct chat *, int, enum ending);
-static void	 chat_init(struct chat *, int, int);
-static void	 chat_linger_close(struct chat *);
-static int	 chat_loop(struct chat *);
+static void	 chat_converse(struct chat *, struct conn *);
+static int	 chat_done(const struct chat *);
+static void	 chat_frame(struct chat *, struct conn *, const char *, size_t);
+static void	 chat_hello(struct chat *, struct conn *, enum verb, const char *, size_t);
+static void	 chat_input(struct chat *, struct conn *);
 static int	 chat_our_line(struct chat *);
 static void	 chat_our_turn(struct chat *);
-static void	 chat_peer_frame(struct chat *, const char *, size_t);
-static void	 chat_peer_gone(struct chat *, int);
-static void	 chat_peer_input(struct chat *);
-static void	 chat_prompt(void);
-static void	 chat_protocol_error(struct chat *, const char *);
+static void	 chat_prompt(struct chat *);
 static void	 chat_quit(struct chat *, int);
 static void	 chat_show(struct chat *, const char *, size_t);
-static void	 chat_start(struct chat *, int);
 static void	 chat_stdin_input(struct chat *);
 static void	 chat_stop(struct chat *);
 static void	 chat_their_turn(struct chat *);
-static void	 chat_timeout(struct chat *);
-static long long frame_ms(const struct chat *);
-static int	 io_write_all(int, int, struct iovec *, int, long long);
-static int	 io_write_local(int, struct iovec *, int);
-static int	 net_connect(struct chat *, const struct endpoint *);
+static void	 chat_turn_away(struct chat *, int, const char *, enum verb, const char *, enum stranger, const char *);
+static void	 chat_turn_away_candidate(struct chat *, struct conn *);
+static long long	 clock_monotonic_ms(void);
+static int	 compat_reopen(int);
+static void	 conn_close(struct chat *, struct conn *);
+static void	 conn_end(struct chat *, struct conn *, int, enum ending);
+static void	 conn_frame_begun(struct chat *, struct conn *);
+static void	 conn_gone(struct chat *, struct conn *, int);
+static int	 conn_is_stranger(const struct chat *, const struct conn *);
+static void	 conn_last(struct chat *, struct conn *, int, enum verb, const char *);
+static struct conn	*conn_open(struct chat *, int, const char *, const unsigned char *);
+static void	 conn_say(struct chat *, struct conn *, const char *, ...);
+static int	 conn_send(struct chat *, struct conn *, enum verb, const char *);
+static void	 conn_timeout(struct chat *, struct conn *);
+static void	 conn_violation(struct chat *, struct conn *, const char *);
+static long long	 deadline_min(long long, long long);
+static void	 err_write(struct chat *, const char *, size_t);
+static long long	 frame_ms(const struct chat *);
+static int	 io_write_all(struct chat *, int, enum local_kind, struct iovec *, int, long long);
+static ssize_t	 io_write_shared(int, const struct iovec *, int);
+static size_t	 line_format(char *, size_t, int, const char *, va_list);
+static void	 linebuf_move(struct linebuf *, struct linebuf *);
+static void	 local_close(struct local *);
+static void	 local_init(struct local *, int);
+static int	 net_connect(struct chat *, const struct endpoint *, char *, size_t);
 static void	 net_drain(int);
-static int	 net_listen(const struct endpoint *, const char *);
+static int	 net_listen(struct chat *, const struct endpoint *, const char *);
 static void	 net_name(const struct sockaddr *, socklen_t, char *, size_t);
-static int	 net_send(struct chat *, const char *, const char *, size_t);
+static int	 net_send(struct chat *, int, enum verb, const char *, size_t, long long);
+static void	 net_source(const struct sockaddr_storage *, unsigned char *);
 static void	 net_tune(int);
-static long long now_ms(void);
 static void	 on_signal(int);
 static int	 parse_seconds(const char *, long long *);
-static void	 prompt_end(int);
-static void	 say(int, const char *, ...);
+static void	 prompt_end(struct chat *, int);
+static void	 report(struct chat *, int, int, const char *, va_list);
+static void	 say(struct chat *, int, const char *, ...);
 static void	 signals_init(void);
 static void	 stdfds_init(void);
-static void	 term_cooked(void);
+static void	 stranger(struct chat *, enum stranger, int, const char *, ...);
+static int	 stranger_counted(const struct chat *);
+static long long	 stranger_due(const struct chat *);
+static void	 stranger_summary(struct chat *);
+static void	 term_cooked(struct chat *);
 static void	 term_init(int);
 static void	 term_quiet(void);
 static void	 term_restore(void);
 static int	 unsafe_code_point(unsigned long);
 static void	 usage(FILE *);
 static size_t	 utf8_decode(const unsigned char *, size_t, unsigned long *);
-static struct timespec	 *wait_until(long long, struct timespec *);
+static struct timespec	*wait_until(const struct chat *, long long, struct timespec *);
+static void	 warn_usage(const char *, ...);
+
+/*
+ * Where signals are let in (one rule for every wait). The stop signals
+ * (SIGINT, SIGTERM, SIGHUP, SIGQUIT) and SIGCONT are blocked all the time
+ * except inside a wait: ppoll() with wait_mask, which unblocks them
+ * atomically for as long as it waits, and the blocking write of
+ * io_write_shared(). Before such a call, with the signals still blocked,
+ * look at stop_signal: a signal that comes after the look stays pending
+ * until the call lets it in, and then ends the wait at once. After the
+ * first stop signal nothing waits again: writes are tried without waiting
+ * and dropped if they cannot go at once, and chat ends.
+ */
 
 /* Set by on_signal() to the stop signal that arrived; the loop acts on it. */
 static volatile sig_atomic_t stop_signal;
-/* Stop signals so far: a write sees from it that one came meanwhile. */
-static volatile sig_atomic_t stop_count;
 /* Set on SIGCONT: after Ctrl-Z and fg the shell may have reset the terminal. */
 static volatile sig_atomic_t resumed;
 /* The signal mask ppoll() waits with: our stop signals unblocked. */
 static sigset_t wait_mask;
-/* stdin, stdout, stderr: a regular file, which never holds a write. */
-static int never_blocks[3];
 /* The terminal's settings when we started, restored on every way out. */
 static struct termios term_saved;
 static int term_fd = -1;	/* stdin when it is a terminal and saved */
-/* The prompt is on screen with no newline yet: put status lines below. */
-static int prompt_open;
-/* SAY_HOLD lines that came while the prompt was open, and those lost. */
-static char held[HELD_MAX];
-static size_t held_len;
-static unsigned held_lost;
-/* One peer message as shown: "They say: ", the escaped text, LF. */
-static char shown[sizeof("They say: ") + CHAT_ESCAPED_MAX(CHAT_TEXT_MAX)];
 
 /* === Time ================================================================ */
 
-/* Milliseconds on a clock that never jumps. */
+/* Milliseconds on a clock that never jumps: chat's clock, unless a test
+ * gives it another. */
 static long long
-now_ms(void)
+clock_monotonic_ms(void)
 {
 	struct timespec ts;
 
@@ -189,13 +284,13 @@ now_ms(void)
 
 /* The time left until deadline as a ppoll() timeout; NULL for none. */
 static struct timespec *
-wait_until(long long deadline, struct timespec *ts)
+wait_until(const struct chat *c, long long deadline, struct timespec *ts)
 {
 	long long left;
 
 	if (deadline < 0)
 		return NULL;
-	left = deadline - now_ms();
+	left = deadline - c->clock();
 	if (left < 0)
 		left = 0;
 	ts->tv_sec = left / 1000;
@@ -203,74 +298,238 @@ wait_until(long long deadline, struct timespec *ts)
 	return ts;
 }
 
-/* === Messages on stderr =================================================== */
+/* The earlier of two deadlines, -1 meaning none. */
+static long long
+deadline_min(long long a, long long b)
+{
+	if (a < 0)
+		return b;
+	return b < 0 || a < b ? a : b;
+}
+
+/* === Platform ============================================================= */
 
 /*
- * Write one status line in one write. A SAY_HOLD line that comes while the
- * user types at the prompt waits for the end of that line: printed now,
- * it would push what they typed out of sight, though it is still sent.
- * stderr failing is not worth dying over, so its errors are ignored.
+ * A non-blocking descriptor of our own for the pipe, FIFO or terminal open
+ * on fd, so that a write that must wait for room waits in ppoll(), where a
+ * stop signal gets in without a race, and never blocks the whole process.
+ * (O_NONBLOCK on fd itself would change the description the shell and
+ * others share.) Returns it, or -1 where there is none to be had.
  */
-static void
-say(int flags, const char *fmt, ...)
+static int
+compat_reopen(int fd)
 {
-	char line[SAY_MAX];
-	struct iovec iov;
-	va_list ap;
+	const int flags = O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	const char *name;
+	int own = -1;
+#ifdef __linux__
+	char path[sizeof("/proc/self/fd/") + 12];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	own = open(path, flags);
+#endif
+	if (own < 0 && isatty(fd) && (name = ttyname(fd)) != NULL)
+		own = open(name, flags);
+	return own;
+}
+
+/* === Local output ========================================================= */
+
+/* How to write fd (stdout or stderr) so that no write blocks for good. */
+static void
+local_init(struct local *l, int fd)
+{
+	struct stat st;
+
+	l->fd = fd;
+	l->kind = LOCAL_SHARED;
+	if (fstat(fd, &st) < 0)
+		return;
+	/* A regular file takes a write at once (or the process is beyond
+	 * signals anyway: a hung NFS mount). */
+	if (S_ISREG(st.st_mode))
+		l->kind = LOCAL_FILE;
+	else if (S_ISSOCK(st.st_mode))
+		l->kind = LOCAL_SOCKET;
+	else if ((l->fd = compat_reopen(fd)) >= 0)
+		l->kind = LOCAL_OWN;
+	else
+		l->fd = fd;
+}
+
+/* Close what local_init() opened. */
+static void
+local_close(struct local *l)
+{
+	if (l->kind == LOCAL_OWN && l->fd > 2)
+		close(l->fd);
+}
+
+/* Format one line, "chat: " first for SAY_ERROR, cut to fit, with its LF.
+ * Returns its length. */
+static size_t
+line_format(char *line, size_t size, int flags, const char *fmt, va_list ap)
+{
 	int n = 0, m;
 
 	if (flags & SAY_ERROR)
-		n += snprintf(line, sizeof(line), "chat: ");
-	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	va_end(ap);
+		n = snprintf(line, size, "chat: ");
+	m = vsnprintf(line + n, size - n - 1, fmt, ap);
 	if (m < 0)
 		m = 0;
 	n += m;
-	if (n > (int)sizeof(line) - 2)	/* cut: still end the line */
-		n = sizeof(line) - 2;
+	if (n > (int)size - 2)	/* cut: still end the line */
+		n = (int)size - 2;
 	line[n++] = '\n';
-	if ((flags & SAY_HOLD) && prompt_open) {
-		if (held_len + n <= sizeof(held)) {
-			memcpy(held + held_len, line, n);
-			held_len += n;
-		} else
-			held_lost++;
+	return (size_t)n;
+}
+
+/* Write len bytes to stderr. stderr failing is not worth dying over, so
+ * its errors are ignored. */
+static void
+err_write(struct chat *c, const char *text, size_t len)
+{
+	struct iovec iov;
+
+	iov.iov_base = (void *)text;
+	iov.iov_len = len;
+	io_write_all(c, c->err.fd, c->err.kind, &iov, 1, -1);
+}
+
+/*
+ * Write one status or error line to stderr, in one write, below the
+ * prompt if it is up. A line about a stranger (kind >= 0: a connection
+ * turned away, or dropped before its HELLO) is rate-limited: at most one
+ * every STRANGER_MS, so that a flood can neither push the conversation off
+ * the screen nor fill a pipe that nobody reads. The first is written (held
+ * until Enter while the user types), the rest only counted, for
+ * stranger_summary().
+ */
+static void
+report(struct chat *c, int kind, int flags, const char *fmt, va_list ap)
+{
+	char line[SAY_MAX];
+	long long now;
+	size_t n;
+
+	if (kind >= 0) {
+		now = c->clock();
+		if (c->stranger_held_len > 0 || now < c->stranger_quiet) {
+			c->stranger_count[kind]++;
+			return;
+		}
+		c->stranger_quiet = now + STRANGER_MS;
+	}
+	n = line_format(line, sizeof(line), flags, fmt, ap);
+	if (kind >= 0 && c->prompt_open) {
+		memcpy(c->stranger_held, line, n);
+		c->stranger_held_len = n;
 		return;
 	}
-	prompt_end(0);
-	iov.iov_base = line;
-	iov.iov_len = n;
-	io_write_local(STDERR_FILENO, &iov, 1);
+	prompt_end(c, 0);
+	err_write(c, line, n);
+}
+
+/* A status (SAY_STATUS) or error (SAY_ERROR) line on stderr. */
+static void
+say(struct chat *c, int flags, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(c, -1, flags, fmt, ap);
+	va_end(ap);
+}
+
+/* A line about a stranger: rate-limited, see report(). */
+static void
+stranger(struct chat *c, enum stranger kind, int flags, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(c, (int)kind, flags, fmt, ap);
+	va_end(ap);
+}
+
+/* A usage error before chat has started: why, then the usage. */
+static void
+warn_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("chat: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+}
+
+/* Whether any stranger is counted and not yet summarised. */
+static int
+stranger_counted(const struct chat *c)
+{
+	int i;
+
+	for (i = 0; i < STRANGER_KINDS; i++)
+		if (c->stranger_count[i] > 0)
+			return 1;
+	return 0;
+}
+
+/* When the next stranger_summary() is due: -1 if nothing is counted, or
+ * the user is typing. */
+static long long
+stranger_due(const struct chat *c)
+{
+	return !c->prompt_open && stranger_counted(c) ? c->stranger_quiet : -1;
+}
+
+/* The counted strangers in one line: "Turned away N more: ...". */
+static void
+stranger_summary(struct chat *c)
+{
+	static const char *const what[STRANGER_KINDS] = {
+		"busy", "full", "without HELLO"
+	};
+	char line[SAY_MAX];
+	unsigned total = 0;
+	int i, n = 0;
+
+	for (i = 0; i < STRANGER_KINDS; i++)
+		total += c->stranger_count[i];
+	n = snprintf(line, sizeof(line), "Turned away %u more:", total);
+	for (i = 0; i < STRANGER_KINDS; i++) {
+		if (c->stranger_count[i] == 0)
+			continue;
+		n += snprintf(line + n, sizeof(line) - n, "%s %u %s",
+		    n > 0 && line[n - 1] == ':' ? "" : ",",
+		    c->stranger_count[i], what[i]);
+		c->stranger_count[i] = 0;
+	}
+	line[n++] = '\n';
+	err_write(c, line, n);
+	c->stranger_quiet = c->clock() + STRANGER_MS;
 }
 
 /*
  * The prompt's line is over: the user ended it (entered), or we must end
- * it to write below. Then show the lines held back meanwhile.
+ * it to write below. Then the stranger line held meanwhile, if any.
  */
 static void
-prompt_end(int entered)
+prompt_end(struct chat *c, int entered)
 {
-	struct iovec iov;
-	unsigned lost = held_lost;
-
-	if (!prompt_open)
+	if (!c->prompt_open)
 		return;
-	prompt_open = 0;
-	if (!entered) {
-		iov.iov_base = "\n";
-		iov.iov_len = 1;
-		io_write_local(STDERR_FILENO, &iov, 1);
+	c->prompt_open = 0;
+	if (!entered)
+		err_write(c, "\n", 1);
+	if (c->stranger_held_len > 0) {
+		err_write(c, c->stranger_held, c->stranger_held_len);
+		c->stranger_held_len = 0;
+		c->stranger_quiet = c->clock() + STRANGER_MS;
 	}
-	if (held_len > 0) {
-		iov.iov_base = held;
-		iov.iov_len = held_len;
-		io_write_local(STDERR_FILENO, &iov, 1);
-	}
-	held_len = 0;
-	held_lost = 0;
-	if (lost > 0)	/* only "Turned away" lines are held */
-		say(SAY_STATUS, "Turned away %u more: busy", lost);
 }
 
 static void
@@ -295,26 +554,53 @@ usage(FILE *out)
 	    "  -V, --version             version and protocol\n"
 	    "\n"
 	    "Exit: 0 ended normally, 1 local I/O error, 2 usage, 3 network,\n"
-	    "4 peer vanished or broke the protocol, 5 busy, 6 timeout,\n"
-	    "7 interrupted.\n", TIMEOUT_MAX_SECS);
+	    "4 peer vanished or broke the protocol, 5 busy or refused,\n"
+	    "6 timeout, 7 interrupted.\n", TIMEOUT_MAX_SECS);
 }
 
 /* === Writing everything =================================================== */
 
 /*
- * Write all of iov to fd, a socket if is_socket, across partial writes
- * and EINTR. A non-blocking fd that is full is waited for until deadline
- * (-1: no limit). A stop signal arriving meanwhile ends the wait.
- * Returns 0, or -1 with errno (ETIMEDOUT at the deadline, EINTR on a
- * stop signal).
+ * A blocking write to a descriptor we share and could not reopen (see
+ * compat_reopen(): a pipe where there is no /proc). The stop signals are
+ * let in around it, so that Ctrl-C still ends a write to a reader that
+ * stopped; by the rule above, stop_signal is looked at once they are in.
+ * A signal in the instant between that look and the write itself is
+ * noticed only when the write ends: the one window the portable path has.
+ */
+static ssize_t
+io_write_shared(int fd, const struct iovec *iov, int iovcnt)
+{
+	sigset_t blocked;
+	ssize_t n = -1;
+
+	if (stop_signal) {
+		errno = EINTR;
+		return -1;
+	}
+	sigprocmask(SIG_SETMASK, &wait_mask, &blocked);
+	if (stop_signal)
+		errno = EINTR;
+	else
+		n = writev(fd, iov, iovcnt);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+	return n;
+}
+
+/*
+ * Write all of iov to fd, which is written as how says (a peer's socket is
+ * LOCAL_SOCKET), across partial writes and EINTR. Where a write would
+ * wait, wait in ppoll() with the stop signals let in, until deadline (-1:
+ * no limit). Returns 0, or -1 with errno: ETIMEDOUT at the deadline,
+ * EINTR once a stop signal has come, or the write's own error.
  */
 static int
-io_write_all(int fd, int is_socket, struct iovec *iov, int iovcnt,
-    long long deadline)
+io_write_all(struct chat *c, int fd, enum local_kind how, struct iovec *iov,
+    int iovcnt, long long deadline)
 {
-	sig_atomic_t stops = stop_count;
 	char gather[GATHER_MAX];
 	struct iovec whole;
+	struct msghdr msg;
 	struct pollfd pfd;
 	struct timespec ts;
 	size_t total = 0;
@@ -339,12 +625,20 @@ io_write_all(int fd, int is_socket, struct iovec *iov, int iovcnt,
 		iovcnt = 1;
 	}
 	while (iovcnt > 0) {
-		if (iovcnt > 1)
-			n = writev(fd, iov, iovcnt);
-		else if (is_socket)
-			n = send(fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL);
-		else
+		if (how == LOCAL_SHARED)
+			n = io_write_shared(fd, iov, iovcnt);
+		else if (how == LOCAL_SOCKET && iovcnt == 1)
+			n = send(fd, iov->iov_base, iov->iov_len,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+		else if (how == LOCAL_SOCKET) {
+			memset(&msg, 0, sizeof(msg));
+			msg.msg_iov = iov;
+			msg.msg_iovlen = iovcnt;
+			n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+		} else if (iovcnt == 1)
 			n = write(fd, iov->iov_base, iov->iov_len);
+		else
+			n = writev(fd, iov, iovcnt);
 		for (; n >= 0 && iovcnt > 0 && (size_t)n >= iov->iov_len;
 		    iov++, iovcnt--)
 			n -= (ssize_t)iov->iov_len;
@@ -354,58 +648,40 @@ io_write_all(int fd, int is_socket, struct iovec *iov, int iovcnt,
 			iov->iov_base = (char *)iov->iov_base + n;
 			iov->iov_len -= (size_t)n;
 		}
+		if (n >= 0)
+			continue;
 		/* Only what is still unsent can be interrupted: a signal
 		 * after the last byte went out changes nothing here. */
-		if (stop_count != stops) {
+		if (errno == EINTR && stop_signal)
+			return -1;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (stop_signal) {	/* no more waiting */
 			errno = EINTR;
 			return -1;
 		}
-		if (n >= 0 || errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (deadline >= 0 && now_ms() >= deadline) {
-				errno = ETIMEDOUT;
-				return -1;
-			}
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			if (ppoll(&pfd, 1, wait_until(deadline, &ts),
-			    &wait_mask) < 0 && errno != EINTR)
-				return -1;
-			continue;
+		if (deadline >= 0 && c->clock() >= deadline) {
+			errno = ETIMEDOUT;
+			return -1;
 		}
-		return -1;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (ppoll(&pfd, 1, wait_until(c, deadline, &ts),
+		    &wait_mask) < 0 && errno != EINTR)
+			return -1;
 	}
 	return 0;
 }
-
-/*
- * Write all of iov to stdout or stderr. These block, and may block for
- * good (a reader that stopped, a terminal paused with Ctrl-S), so the stop
- * signals are let in meanwhile: Ctrl-C must still work. A file never
- * holds a write, so there the two mask swaps, a third of the system
- * calls of a turn, are skipped. Returns as io_write_all().
- */
-static int
-io_write_local(int fd, struct iovec *iov, int iovcnt)
-{
-	sigset_t blocked;
-	int r;
-
-	if (fd <= 2 && never_blocks[fd])	/* no mask to swap: cheaper */
-		return io_write_all(fd, 0, iov, iovcnt, -1);
-	sigprocmask(SIG_SETMASK, &wait_mask, &blocked);
-	r = io_write_all(fd, 0, iov, iovcnt, -1);
-	sigprocmask(SIG_SETMASK, &blocked, NULL);
-	return r;
-}
-
 /* === Line framing ========================================================= */
 
 void
-linebuf_init(struct linebuf *lb, size_t max)
+linebuf_init(struct linebuf *lb, char *data, size_t size, size_t max)
 {
-	lb->max = max < CHAT_FRAME_MAX ? max : CHAT_FRAME_MAX;
+	lb->data = data;
+	lb->size = size;
+	lb->max = max < size - 2 ? max : size - 2;
 	lb->start = lb->scanned = lb->len = 0;
 	lb->skipping = 0;
 }
@@ -419,14 +695,14 @@ linebuf_space(struct linebuf *lb, size_t *room)
 		lb->scanned -= lb->start;
 		lb->start = 0;
 	}
-	*room = sizeof(lb->data) - lb->len;
+	*room = lb->size - lb->len;
 	return lb->data + lb->len;
 }
 
 size_t
 linebuf_room(const struct linebuf *lb)
 {
-	return sizeof(lb->data) - (lb->len - lb->start);
+	return lb->size - (lb->len - lb->start);
 }
 
 void
@@ -503,28 +779,40 @@ linebuf_rest(struct linebuf *lb, const char **line, size_t *len)
 	return n > lb->max ? LINE_TOOLONG : LINE_OK;
 }
 
+/* Move the bytes from holds and has not returned yet to the end of to,
+ * which must have room for them. */
+static void
+linebuf_move(struct linebuf *to, struct linebuf *from)
+{
+	size_t room, n = from->len - from->start;
+	char *space = linebuf_space(to, &room);
+
+	memcpy(space, from->data + from->start, n < room ? n : room);
+	linebuf_fill(to, n < room ? n : room);
+	from->start = from->scanned = from->len = 0;
+}
+
 /* === Frames =============================================================== */
+
+/* The verbs as they are spelt on the wire, named once. */
+static const char *const verb_names[] = {
+	[VERB_HELLO] = "HELLO", [VERB_MSG] = "MSG", [VERB_QUIT] = "QUIT",
+	[VERB_BUSY] = "BUSY", [VERB_ERR] = "ERR"
+};
 
 enum verb
 frame_parse(const char *line, size_t len, const char **payload, size_t *plen)
 {
-	static const struct {
-		const char *name;
-		enum verb verb;
-	} verbs[] = {
-		{ "MSG", VERB_MSG }, { "HELLO", VERB_HELLO },
-		{ "QUIT", VERB_QUIT }, { "BUSY", VERB_BUSY }, { "ERR", VERB_ERR },
-	};
 	const char *space = memchr(line, ' ', len);
 	size_t vlen = space ? (size_t)(space - line) : len;
 	size_t i;
 
 	*payload = space ? space + 1 : line + len;
 	*plen = len - (*payload - line);
-	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (strlen(verbs[i].name) == vlen &&
-		    memcmp(verbs[i].name, line, vlen) == 0)
-			return verbs[i].verb;
+	for (i = VERB_HELLO; i <= VERB_ERR; i++)
+		if (strlen(verb_names[i]) == vlen &&
+		    memcmp(verb_names[i], line, vlen) == 0)
+			return (enum verb)i;
 	return VERB_UNKNOWN;
 }
 
@@ -722,6 +1010,25 @@ display_escape(char *out, const char *in, size_t len)
 	return o - out;
 }
 
+
+/* TEMPORARY until the escape branch lands: escape in input chunks. */
+size_t
+display_escape_some(char *out, size_t outsize, const char *text, size_t len,
+    size_t *pos)
+{
+	size_t end = *pos + (outsize / 4 < len - *pos ? outsize / 4 :
+	    len - *pos), n, back = 0;
+
+	while (end < len && end > *pos && back < 3 &&
+	    ((unsigned char)text[end] & 0xc0) == 0x80) {
+		end--;
+		back++;
+	}
+	n = display_escape(out, text + *pos, end - *pos);
+	*pos = end;
+	return n;
+}
+
 /* === Terminal ============================================================= */
 
 /* Remember the terminal's settings, if stdin is one, to restore later. */
@@ -754,7 +1061,7 @@ term_quiet(void)
 /* Our turn: the user's own settings back, and what was typed meanwhile
  * thrown away (and said so). */
 static void
-term_cooked(void)
+term_cooked(struct chat *c)
 {
 	int pending = 0;
 
@@ -764,7 +1071,7 @@ term_cooked(void)
 		pending = 0;
 	tcsetattr(term_fd, TCSAFLUSH, &term_saved);
 	if (pending > 0)
-		say(SAY_STATUS, "Ignored input typed during their turn.");
+		say(c, SAY_STATUS, "Ignored input typed during their turn.");
 }
 
 static void
@@ -776,22 +1083,20 @@ term_restore(void)
 
 /* === Signals and start-up ================================================ */
 
+/* Only note the signal: the loop acts on it (see the rule at the top). */
 static void
 on_signal(int sig)
 {
-	if (sig == SIGCONT) {
+	if (sig == SIGCONT)
 		resumed = 1;
-		return;
-	}
-	stop_signal = sig;
-	stop_count++;
+	else if (stop_signal == 0)
+		stop_signal = sig;
 }
 
 /*
  * SIGPIPE is ignored: a vanished peer or reader is an error to report,
- * not a death. The caught signals stay blocked except inside ppoll(), so
- * one arriving between a check of its flag and the wait cannot be missed
- * (a blocked SIGCONT still continues the process).
+ * not a death. The caught signals stay blocked except where the rule at
+ * the top lets them in (a blocked SIGCONT still continues the process).
  */
 static void
 signals_init(void)
@@ -819,24 +1124,17 @@ signals_init(void)
 
 /*
  * Open /dev/null on a closed fd 0, 1 or 2, so that a socket can never
- * become "stdout" and a closed stdin (<&-) reads as end of input. Note
- * which of them can never hold a write (see io_write_local()).
+ * become "stdout" and a closed stdin (<&-) reads as end of input.
  */
 static void
 stdfds_init(void)
 {
-	struct stat st;
 	int fd;
 
-	for (fd = 0; fd <= 2; fd++) {
+	for (fd = 0; fd <= 2; fd++)
 		if (fcntl(fd, F_GETFD) < 0 &&
 		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
 			exit(CHAT_EXIT_IO);
-		/* A regular file takes a write at once (or the process is
-		 * beyond signals anyway: a hung NFS mount); a pipe, a socket,
-		 * a terminal or another device may hold it for good. */
-		never_blocks[fd] = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-	}
 }
 
 /* A positive number of seconds up to TIMEOUT_MAX_SECS, as milliseconds. */
@@ -878,6 +1176,31 @@ net_name(const struct sockaddr *sa, socklen_t salen, char *name, size_t size)
 }
 
 /*
+ * The source a peer's connection counts against: its IPv4 address, or
+ * its IPv6 /64 (one host commonly holds a whole /64); an IPv4 peer of a
+ * dual-stack listener counts as IPv4.
+ */
+static void
+net_source(const struct sockaddr_storage *ss, unsigned char *key)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+	memset(key, 0, SOURCE_LEN);
+	if (ss->ss_family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, &sin->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		key[0] = 4;
+		memcpy(key + 1, sin6->sin6_addr.s6_addr + 12, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		key[0] = 6;
+		memcpy(key + 1, sin6->sin6_addr.s6_addr, 8);
+	}
+}
+
+/*
  * No Nagle: every message goes at once. (Sockets are made non-blocking
  * and close-on-exec where they are created, with no extra system call.)
  */
@@ -895,7 +1218,7 @@ net_tune(int fd)
  * "Listening on" line. Returns the socket, or -1 after saying why.
  */
 static int
-net_listen(const struct endpoint *ep, const char *spec)
+net_listen(struct chat *c, const struct endpoint *ep, const char *spec)
 {
 	struct addrinfo hints, *res, *ai;
 	struct sockaddr_storage ss;
@@ -909,7 +1232,7 @@ net_listen(const struct endpoint *ep, const char *spec)
 	gai = getaddrinfo(ep->host[0] ? ep->host : NULL, ep->port, &hints,
 	    &res);
 	if (gai != 0) {
-		say(SAY_ERROR, "resolve %s: %s", ep->host,
+		say(c, SAY_ERROR, "resolve %s: %s", ep->host,
 		    gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
 		return -1;
 	}
@@ -940,29 +1263,32 @@ net_listen(const struct endpoint *ep, const char *spec)
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
-		say(SAY_ERROR, "bind %s: %s", spec, strerror(err));
+		say(c, SAY_ERROR, "bind %s: %s", spec, strerror(err));
 		return -1;
 	}
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
 		net_name((struct sockaddr *)&ss, sslen, name, sizeof(name));
 	else
 		snprintf(name, sizeof(name), "%s", spec);
-	say(SAY_STATUS, "Listening on %s", name);
+	say(c, SAY_STATUS, "Listening on %s", name);
 	return fd;
 }
 
 /*
  * Connect to every address of ep in turn until one answers, within the
- * --timeout. Returns the socket, or -1 after saying why (c->status set).
+ * --timeout, naming the peer in name. Returns the socket, or -1 after
+ * saying why (c->status set) or on a stop signal.
  */
 static int
-net_connect(struct chat *c, const struct endpoint *ep)
+net_connect(struct chat *c, const struct endpoint *ep, char *name,
+    size_t size)
 {
 	struct addrinfo hints, *res, *ai;
 	struct sockaddr_storage ss;
 	struct pollfd pfd;
 	struct timespec ts;
-	long long deadline = c->timeout_ms < 0 ? -1 : now_ms() + c->timeout_ms;
+	long long deadline = c->timeout_ms < 0 ? -1 :
+	    c->clock() + c->timeout_ms;
 	socklen_t errlen, sslen;
 	int fd = -1, gai, err = 0, n, timed_out = 0;
 
@@ -971,7 +1297,7 @@ net_connect(struct chat *c, const struct endpoint *ep)
 	hints.ai_flags = AI_NUMERICSERV;
 	gai = getaddrinfo(ep->host, ep->port, &hints, &res);
 	if (gai != 0) {
-		say(SAY_ERROR, "resolve %s: %s", ep->host,
+		say(c, SAY_ERROR, "resolve %s: %s", ep->host,
 		    gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
 		c->status = CHAT_EXIT_NET;
 		return -1;
@@ -985,12 +1311,12 @@ net_connect(struct chat *c, const struct endpoint *ep)
 		}
 		net_tune(fd);
 		err = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 0 : errno;
-		while (err == EINPROGRESS) {
+		while (err == EINPROGRESS && !stop_signal) {
 			pfd.fd = fd;
 			pfd.events = POLLOUT;
-			n = ppoll(&pfd, 1, wait_until(deadline, &ts),
+			n = ppoll(&pfd, 1, wait_until(c, deadline, &ts),
 			    &wait_mask);
-			if (n < 0 && errno == EINTR && !stop_signal)
+			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
 				err = errno;
@@ -1012,11 +1338,11 @@ net_connect(struct chat *c, const struct endpoint *ep)
 			sslen = sizeof(ss);
 			if (getpeername(fd, (struct sockaddr *)&ss,
 			    &sslen) == 0)
-				net_name((struct sockaddr *)&ss, sslen,
-				    c->peer_name, sizeof(c->peer_name));
+				net_name((struct sockaddr *)&ss, sslen, name,
+				    size);
 			else
-				net_name(ai->ai_addr, ai->ai_addrlen,
-				    c->peer_name, sizeof(c->peer_name));
+				net_name(ai->ai_addr, ai->ai_addrlen, name,
+				    size);
 			break;
 		}
 		close(fd);
@@ -1031,7 +1357,7 @@ net_connect(struct chat *c, const struct endpoint *ep)
 		return -1;
 	}
 	if (fd < 0) {
-		say(SAY_ERROR, "connect %s: %s", c->where, strerror(err));
+		say(c, SAY_ERROR, "connect %s: %s", c->where, strerror(err));
 		c->status = timed_out ? CHAT_EXIT_TIMEOUT : CHAT_EXIT_NET;
 	}
 	return fd;
@@ -1054,153 +1380,173 @@ net_drain(int fd)
 }
 
 /*
- * Send one frame, head then text then LF, in one write: a message is
- * one segment, never a header waiting on Nagle for its body.
+ * Send one frame on fd: its verb, then a space and the payload if there
+ * is one (payload not NULL), then LF, in one write: a message is one
+ * segment, never a header waiting on Nagle for its body. Every frame
+ * chat sends goes through here. Waits for room until deadline (-1: no
+ * limit, 0: not at all). Returns as io_write_all().
  */
 static int
-net_send(struct chat *c, const char *head, const char *text, size_t len)
+net_send(struct chat *c, int fd, enum verb verb, const char *payload,
+    size_t len, long long deadline)
 {
-	struct iovec iov[3];
+	struct iovec iov[4];
 	int n = 0;
 
-	iov[n].iov_base = (void *)head;
-	iov[n++].iov_len = strlen(head);
-	if (len > 0) {
-		iov[n].iov_base = (void *)text;
+	iov[n].iov_base = (void *)verb_names[verb];
+	iov[n++].iov_len = strlen(verb_names[verb]);
+	if (payload != NULL) {
+		iov[n].iov_base = " ";
+		iov[n++].iov_len = 1;
+		iov[n].iov_base = (void *)payload;
 		iov[n++].iov_len = len;
 	}
 	iov[n].iov_base = "\n";
 	iov[n++].iov_len = 1;
-	return io_write_all(c->peer_fd, 1, iov, n,
-	    c->timeout_ms < 0 ? -1 : now_ms() + c->timeout_ms);
+	return io_write_all(c, fd, LOCAL_SOCKET, iov, n, deadline);
 }
 
-/* === The conversation ===================================================== */
+/* === Connections ========================================================== */
 
-static void
-chat_init(struct chat *c, int in_fd, int out_fd)
+/* Whether cn is a listener's candidate: a stranger until its HELLO. */
+static int
+conn_is_stranger(const struct chat *c, const struct conn *cn)
 {
-	c->in_fd = in_fd;
-	c->out_fd = out_fd;
-	c->in_tty = isatty(in_fd);
-	c->in_eof = 0;
-	c->in_lineno = 0;
-	linebuf_init(&c->in, CHAT_TEXT_MAX);
-	c->listen_fd = c->peer_fd = c->linger_fd = -1;
-	c->accept_paused = 0;
-	c->turn = TURN_NONE;
-	c->deadline = c->frame_deadline = -1;
-	c->status = CHAT_EXIT_OK;
-	c->finished = 0;
+	return c->listening && cn != c->peer;
 }
 
-/*
- * A new peer on fd, c->peer_name already set: send our HELLO if we
- * listen, and wait for theirs.
- */
+/* An error line about cn: a stranger's is rate-limited (see stranger()). */
 static void
-chat_start(struct chat *c, int fd)
+conn_say(struct chat *c, struct conn *cn, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(c, conn_is_stranger(c, cn) ? STRANGER_DROPPED : -1,
+	    SAY_ERROR, fmt, ap);
+	va_end(ap);
+}
+
+/* Send a frame to cn: in the conversation it may wait for room up to the
+ * --timeout; anyone else gets what fits at once, or nothing. */
+static int
+conn_send(struct chat *c, struct conn *cn, enum verb verb,
+    const char *payload)
+{
+	long long deadline = 0;
+
+	if (cn == c->peer && c->timeout_ms >= 0)
+		deadline = c->clock() + c->timeout_ms;
+	else if (cn == c->peer)
+		deadline = -1;
+	return net_send(c, cn->fd, verb, payload,
+	    payload ? strlen(payload) : 0, deadline);
+}
+
+/* A new connection on fd in a free slot, waiting for the peer's HELLO;
+ * NULL if the pool is full. */
+static struct conn *
+conn_open(struct chat *c, int fd, const char *name, const unsigned char *source)
 {
 	long long hello_ms = CHAT_HELLO_SECS * 1000LL;
+	struct conn *cn;
 
-	c->peer_fd = fd;
-	linebuf_init(&c->net, CHAT_FRAME_MAX);
-	c->turn = TURN_HELLO;
+	for (cn = c->conns; cn < c->conns + CONN_MAX; cn++)
+		if (cn->state == CONN_FREE)
+			break;
+	if (cn == c->conns + CONN_MAX)
+		return NULL;
+	cn->fd = fd;
+	cn->state = CONN_HELLO;
 	if (c->timeout_ms >= 0 && c->timeout_ms < hello_ms)
 		hello_ms = c->timeout_ms;
-	c->deadline = now_ms() + hello_ms;
-	c->frame_deadline = -1;
-	if (c->listening && net_send(c, "HELLO " CHAT_PROTOCOL, "", 0) < 0)
-		chat_peer_gone(c, errno);
+	cn->dl = DL_HELLO;
+	cn->deadline = c->clock() + hello_ms;
+	snprintf(cn->name, sizeof(cn->name), "%s", name);
+	memcpy(cn->source, source, SOURCE_LEN);
+	linebuf_init(&cn->in, cn->hello, sizeof(cn->hello), CHAT_HELLO_MAX);
+	return cn;
+}
+
+/* Close cn now, reading first what it sent (no RST), and free its slot. */
+static void
+conn_close(struct chat *c, struct conn *cn)
+{
+	net_drain(cn->fd);
+	close(cn->fd);
+	cn->fd = -1;
+	cn->state = CONN_FREE;
+	cn->dl = DL_NONE;
+	cn->deadline = -1;
+	c->accept_paused = 0;	/* an fd is free again */
 }
 
 /*
- * The conversation is over with this status. A listener goes back to
- * accepting unless it serves --once or its input has ended.
+ * cn is over. The conversation's end sets the status (a stranger's does
+ * not). how: END_CLOSE at once (the peer is gone, or told us to go), or
+ * END_LINGER: we sent our last frame, so FIN after it and read until the
+ * peer's FIN: closing with unread input would send an RST that can
+ * destroy what we sent last.
  */
 static void
-chat_end(struct chat *c, int status, enum ending how)
+conn_end(struct chat *c, struct conn *cn, int status, enum ending how)
 {
-	int was_conversation = c->turn != TURN_HELLO;
-
-	if (how == END_LINGER) {
-		/* FIN after our last frame, then read until the peer's FIN:
-		 * closing with unread input would send an RST that can
-		 * destroy what we sent last. */
-		shutdown(c->peer_fd, SHUT_WR);
-		chat_linger_close(c);
-		c->linger_fd = c->peer_fd;
-		c->linger_deadline = now_ms() + LINGER_MS;
-	} else {
-		net_drain(c->peer_fd);
-		close(c->peer_fd);
-		c->accept_paused = 0;	/* an fd is free again */
-	}
-	c->peer_fd = -1;
-	c->turn = TURN_NONE;
-	c->deadline = c->frame_deadline = -1;
-	/* A listener's failed HELLO is a stranger, not a conversation. */
-	if (was_conversation || !c->listening)
+	if (cn == c->peer) {
+		c->peer = NULL;
 		c->status = status;
-	if (!c->listening || (c->once && was_conversation))
-		c->finished = 1;
-	if (c->in_eof && !linebuf_pending(&c->in))
-		c->finished = 1;
-	term_quiet();
+		c->conversations++;
+		term_quiet();
+	}
+	if (how == END_CLOSE) {
+		conn_close(c, cn);
+		return;
+	}
+	shutdown(cn->fd, SHUT_WR);
+	cn->state = CONN_LINGER;
+	cn->dl = DL_LINGER;
+	cn->deadline = c->clock() + LINGER_MS;
 }
 
-/* Close the lingering socket, if any: its drain is done or cut short. */
+/* End cn with a frame of ours (QUIT, ERR): linger if it went out. */
 static void
-chat_linger_close(struct chat *c)
+conn_last(struct chat *c, struct conn *cn, int status, enum verb verb,
+    const char *reason)
 {
-	if (c->linger_fd < 0)
-		return;
-	close(c->linger_fd);
-	c->linger_fd = -1;
-	c->accept_paused = 0;
-}
-
-/* End the conversation from our side: QUIT to the peer, if it listens. */
-static void
-chat_quit(struct chat *c, int status)
-{
-	if (c->peer_fd < 0)
-		return;
-	chat_end(c, status, net_send(c, "QUIT", "", 0) == 0 ? END_LINGER :
-	    END_CLOSE);
+	conn_end(c, cn, status, conn_send(c, cn, verb, reason) == 0 ?
+	    END_LINGER : END_CLOSE);
 }
 
 /* The peer closed (err 0) or the connection failed (err): say so, end. */
 static void
-chat_peer_gone(struct chat *c, int err)
+conn_gone(struct chat *c, struct conn *cn, int err)
 {
+	long long secs = c->timeout_ms / 1000;
+
 	if (err == EINTR && stop_signal) {
 		/* Not the peer's doing: the loop reports the signal. A frame
 		 * may be half sent, so no QUIT can follow it. */
-		chat_end(c, CHAT_EXIT_SIGNAL, END_CLOSE);
+		conn_end(c, cn, CHAT_EXIT_SIGNAL, END_CLOSE);
 		return;
 	}
 	if (err == ETIMEDOUT) {		/* from a send: it stopped reading */
-		say(SAY_ERROR, "peer %s: not reading: no room to send within %lld "
-		    "second%s", c->peer_name, c->timeout_ms / 1000,
-		    c->timeout_ms == 1000 ? "" : "s");
-		chat_end(c, CHAT_EXIT_TIMEOUT, END_CLOSE);
+		conn_say(c, cn, "peer %s: not reading: no room to send within "
+		    "%lld second%s", cn->name, secs, secs == 1 ? "" : "s");
+		conn_end(c, cn, CHAT_EXIT_TIMEOUT, END_CLOSE);
 		return;
 	}
 	if (err == 0 || err == EPIPE)
-		say(SAY_ERROR, "peer %s closed the connection", c->peer_name);
+		conn_say(c, cn, "peer %s closed the connection", cn->name);
 	else
-		say(SAY_ERROR, "peer %s: %s", c->peer_name, strerror(err));
-	chat_end(c, CHAT_EXIT_PEER, END_CLOSE);
+		conn_say(c, cn, "peer %s: %s", cn->name, strerror(err));
+	conn_end(c, cn, CHAT_EXIT_PEER, END_CLOSE);
 }
 
 /* The peer broke the protocol: tell it why, report it, end. */
 static void
-chat_protocol_error(struct chat *c, const char *reason)
+conn_violation(struct chat *c, struct conn *cn, const char *reason)
 {
-	say(SAY_ERROR, "peer %s: protocol error: %s", c->peer_name, reason);
-	chat_end(c, CHAT_EXIT_PEER, net_send(c, "ERR ", reason,
-	    strlen(reason)) == 0 ? END_LINGER : END_CLOSE);
+	conn_say(c, cn, "peer %s: protocol error: %s", cn->name, reason);
+	conn_last(c, cn, CHAT_EXIT_PEER, VERB_ERR, reason);
 }
 
 /* How long a begun frame may take: CHAT_FRAME_SECS, or --timeout if less. */
@@ -1212,70 +1558,149 @@ frame_ms(const struct chat *c)
 	return c->timeout_ms >= 0 && c->timeout_ms < ms ? c->timeout_ms : ms;
 }
 
-/* A deadline passed: HELLO, their turn or a begun frame took too long. */
+/* A frame has begun (its first bytes are in): its clock starts now,
+ * unless an earlier deadline already holds. More bytes do not move it. */
 static void
-chat_timeout(struct chat *c)
+conn_frame_begun(struct chat *c, struct conn *cn)
+{
+	long long due;
+
+	if (cn->dl == DL_FRAME || cn->dl == DL_HELLO)
+		return;		/* the HELLO deadline is never the later */
+	due = c->clock() + frame_ms(c);
+	if (cn->deadline < 0 || due < cn->deadline) {
+		cn->dl = DL_FRAME;
+		cn->deadline = due;
+	}
+}
+
+/* cn's deadline passed: say which, and act on it. */
+static void
+conn_timeout(struct chat *c, struct conn *cn)
 {
 	long long secs = c->timeout_ms / 1000;
 
-	if (c->deadline < 0 || now_ms() < c->deadline) {
-		secs = frame_ms(c) / 1000;
-		say(SAY_ERROR, "peer %s: frame not finished within %lld second%s",
-		    c->peer_name, secs, secs == 1 ? "" : "s");
-		/* ERR only once we have said HELLO, as for a missing HELLO. */
-		chat_end(c, CHAT_EXIT_TIMEOUT, (c->listening ||
-		    c->turn != TURN_HELLO) && net_send(c, "ERR frame too slow",
-		    "", 0) == 0 ? END_LINGER : END_CLOSE);
-		return;
-	}
-	if (c->turn == TURN_HELLO) {
+	switch (cn->dl) {
+	case DL_HELLO:
 		if (c->timeout_ms < 0 || secs > CHAT_HELLO_SECS)
 			secs = CHAT_HELLO_SECS;
-		say(SAY_ERROR, "peer %s: no HELLO within %lld second%s", c->peer_name,
-		    secs, secs == 1 ? "" : "s");
+		conn_say(c, cn, "peer %s: no HELLO within %lld second%s",
+		    cn->name, secs, secs == 1 ? "" : "s");
 		/* Only the listener has said HELLO, so only it may say ERR. */
-		chat_end(c, CHAT_EXIT_TIMEOUT, c->listening &&
-		    net_send(c, "ERR no hello", "", 0) == 0 ? END_LINGER :
-		    END_CLOSE);
-		return;
+		if (c->listening)
+			conn_last(c, cn, CHAT_EXIT_TIMEOUT, VERB_ERR,
+			    ERR_NO_HELLO);
+		else
+			conn_end(c, cn, CHAT_EXIT_TIMEOUT, END_CLOSE);
+		break;
+	case DL_TURN:
+		conn_say(c, cn, "peer %s: no answer within %lld second%s",
+		    cn->name, secs, secs == 1 ? "" : "s");
+		conn_last(c, cn, CHAT_EXIT_TIMEOUT, VERB_QUIT, NULL);
+		break;
+	case DL_FRAME:
+		secs = frame_ms(c) / 1000;
+		conn_say(c, cn, "peer %s: frame not finished within %lld "
+		    "second%s", cn->name, secs, secs == 1 ? "" : "s");
+		conn_last(c, cn, CHAT_EXIT_TIMEOUT, VERB_ERR, ERR_TOO_SLOW);
+		break;
+	case DL_LINGER:
+		conn_close(c, cn);
+		break;
+	case DL_NONE:
+		break;
 	}
-	say(SAY_ERROR, "peer %s: no answer within %lld second%s", c->peer_name, secs,
-	    secs == 1 ? "" : "s");
-	chat_quit(c, CHAT_EXIT_TIMEOUT);
 }
+
+/* === The conversation ===================================================== */
+
+/*
+ * Each socket to a peer is a struct conn in one of these states. What
+ * moves it on, and what it sends (the README's protocol section has the
+ * same table):
+ *
+ * HELLO   A listener's candidate (it was sent our HELLO on accept), or a
+ *         connector's connection before the listener's HELLO. Deadline:
+ *         DL_HELLO. Buffer: one HELLO line, CHAT_HELLO_MAX bytes.
+ *           HELLO listing chat/1:
+ *             listener:  -> OURS; every other candidate: BUSY, closed
+ *             connector: sends HELLO -> THEIRS
+ *           BUSY (connector): closed, exit 5 (busy)
+ *           ERR: connector: closed, exit 5 (refused); listener: closed
+ *           another line, or a line too long: ERR bad hello (or
+ *             unsupported version for a HELLO without chat/1) -> LINGER
+ *           DL_HELLO: listener: ERR no hello -> LINGER; connector
+ *             (which has said nothing yet): closed
+ * OURS    The conversation, our turn: no deadline, until a frame from
+ *         the peer begins (DL_FRAME).
+ *           our line: MSG -> THEIRS; QUIT or end of input: QUIT -> LINGER
+ * THEIRS  The conversation, their turn. Deadline: DL_TURN (--timeout) or
+ *         DL_FRAME once a frame has begun, whichever comes first.
+ *           MSG: shown -> OURS
+ *           DL_TURN: QUIT -> LINGER; DL_FRAME: ERR frame too slow -> LINGER
+ * OURS and THEIRS alike:
+ *           QUIT: closed; ERR: reported, closed
+ *           MSG in OURS, HELLO, BUSY: ERR out of turn -> LINGER
+ *           another verb: ERR unknown verb -> LINGER
+ *           a line over CHAT_FRAME_MAX: ERR frame too long -> LINGER
+ * LINGER  We sent our last frame and shut down our side; what the peer
+ *         still sends is read and dropped until it closes, or LINGER_MS
+ *         (DL_LINGER) -> closed.
+ * Any state: the peer closes or resets -> closed (reported unless LINGER).
+ *
+ * The listener holds a fixed pool of CONN_MAX of them: the conversation
+ * (c->peer, when there is one) and up to CANDIDATES_MAX others, which are
+ * candidates or lingering. During a conversation every newcomer is sent
+ * BUSY at once; otherwise it becomes a candidate, unless CANDIDATES_MAX
+ * are held (ERR listener full) or CANDIDATES_PER_SOURCE from its source
+ * (ERR too many from your address). The first candidate to complete its
+ * HELLO gets the conversation. A connector has one conn, c->peer from the
+ * start.
+ */
 
 /* Our turn begins: the terminal listens to us again, and prompts. */
 static void
 chat_our_turn(struct chat *c)
 {
-	c->turn = TURN_OURS;
-	c->deadline = -1;
+	c->peer->state = CONN_OURS;
+	c->peer->dl = DL_NONE;
+	c->peer->deadline = -1;
 	if (!c->in_tty)
 		return;
-	term_cooked();
+	term_cooked(c);
 	if (!c->in_eof)		/* else this turn is a QUIT already */
-		chat_prompt();
+		chat_prompt(c);
 }
 
 /* "Your message: " on stderr; the user's Enter ends its line. */
 static void
-chat_prompt(void)
+chat_prompt(struct chat *c)
 {
-	struct iovec iov = { PROMPT, sizeof(PROMPT) - 1 };
-
-	if (io_write_local(STDERR_FILENO, &iov, 1) == 0)
-		prompt_open = 1;
+	err_write(c, PROMPT, sizeof(PROMPT) - 1);
+	if (!stop_signal)
+		c->prompt_open = 1;
 }
 
-/* Their turn begins: the terminal goes quiet, the --timeout runs. */
+/* Their turn begins: the --timeout runs (a begun frame's own deadline
+ * stays if it is the earlier). */
 static void
 chat_their_turn(struct chat *c)
 {
-	c->turn = TURN_THEIRS;
-	c->deadline = c->timeout_ms < 0 ? -1 : now_ms() + c->timeout_ms;
+	struct conn *cn = c->peer;
+	long long due = c->timeout_ms < 0 ? -1 : c->clock() + c->timeout_ms;
+
+	cn->state = CONN_THEIRS;
+	if (cn->dl == DL_FRAME && (due < 0 || cn->deadline <= due))
+		return;
+	cn->dl = due < 0 ? DL_NONE : DL_TURN;
+	cn->deadline = due;
 }
 
-/* Show a message from the peer on stdout: one line, escaped, one write. */
+/*
+ * Show a message from the peer on stdout: one line, escaped. Plain text,
+ * the usual case, goes out in one write from where it arrived; text that
+ * needs escaping is escaped and written piece by piece.
+ */
 static void
 chat_show(struct chat *c, const char *text, size_t len)
 {
@@ -1285,124 +1710,186 @@ chat_show(struct chat *c, const char *text, size_t len)
 		{ (void *)text, len },
 		{ "\n", 1 }
 	};
-	int n = 3;
+	size_t pos = 0, n = sizeof(head) - 1;
+	int r = 0;
 
-	/* Plain text, the usual case, goes out from where it arrived. */
-	if (display_plain(text, len) < len) {
-		memcpy(shown, head, sizeof(head) - 1);
-		iov[0].iov_base = shown;
-		iov[0].iov_len = sizeof(head) - 1 + display_escape(shown +
-		    sizeof(head) - 1, text, len);
-		shown[iov[0].iov_len++] = '\n';
-		n = 1;
+	if (display_plain(text, len) == len)
+		r = io_write_all(c, c->out.fd, c->out.kind, iov, 3, -1);
+	else {
+		memcpy(c->piece, head, n);
+		do {	/* room is kept for the LF */
+			n += display_escape_some(c->piece + n,
+			    sizeof(c->piece) - n - 1, text, len, &pos);
+			if (pos == len)
+				c->piece[n++] = '\n';
+			iov[0].iov_base = c->piece;
+			iov[0].iov_len = n;
+			r = io_write_all(c, c->out.fd, c->out.kind, iov, 1,
+			    -1);
+			n = 0;
+		} while (r == 0 && pos < len);
 	}
-	if (io_write_local(c->out_fd, iov, n) == 0)
-		return;
-	if (errno == EINTR)		/* a stop signal: the loop handles it */
+	if (r == 0 || errno == EINTR)	/* a stop signal: the loop acts */
 		return;
 	/* Nobody reads our output any more: end as if QUIT was typed. */
-	c->finished = 1;
+	c->local_gone = 1;
 	if (errno == EPIPE) {
 		chat_quit(c, CHAT_EXIT_OK);
 		return;
 	}
-	say(SAY_ERROR, "write stdout: %s", strerror(errno));
+	say(c, SAY_ERROR, "write stdout: %s", strerror(errno));
 	chat_quit(c, CHAT_EXIT_IO);
 }
 
-/* Act on one frame from the peer, according to whose turn it is. */
+/* End the conversation from our side, if there is one: QUIT to the peer. */
 static void
-chat_peer_frame(struct chat *c, const char *line, size_t len)
+chat_quit(struct chat *c, int status)
+{
+	if (c->peer != NULL)
+		conn_last(c, c->peer, status, VERB_QUIT, NULL);
+}
+
+/* cn's HELLO is done: from now on its frames go to the frame buffer,
+ * the bytes after the HELLO line with them. */
+static void
+chat_converse(struct chat *c, struct conn *cn)
+{
+	struct linebuf hello = cn->in;
+
+	c->peer = cn;
+	linebuf_init(&cn->in, c->frame, sizeof(c->frame), CHAT_FRAME_MAX);
+	linebuf_move(&cn->in, &hello);
+}
+
+/* A frame from cn while it is in HELLO: the handshake. */
+static void
+chat_hello(struct chat *c, struct conn *cn, enum verb verb,
+    const char *payload, size_t plen)
+{
+	char reason[CHAT_ESCAPED_MAX(REASON_MAX) + 1];
+	struct conn *other;
+	size_t n;
+
+	if (verb == VERB_ERR) {
+		n = display_escape(reason, payload,
+		    plen < REASON_MAX ? plen : REASON_MAX);
+		reason[n] = '\0';
+		if (c->listening)
+			conn_say(c, cn, "peer %s: peer reported: %s", cn->name,
+			    reason);
+		else	/* before its HELLO: the listener will not take us */
+			say(c, SAY_ERROR, "connect %s: refused: %s", c->where,
+			    reason);
+		conn_end(c, cn, CHAT_EXIT_BUSY, END_CLOSE);
+	} else if (verb == VERB_BUSY && !c->listening) {
+		say(c, SAY_ERROR, "connect %s: busy: the listener is in "
+		    "another conversation", c->where);
+		conn_end(c, cn, CHAT_EXIT_BUSY, END_CLOSE);
+	} else if (verb != VERB_HELLO)
+		conn_violation(c, cn, ERR_BAD_HELLO);
+	else if (!hello_speaks(payload, plen))
+		conn_violation(c, cn, ERR_VERSION);
+	else if (c->listening) {
+		chat_converse(c, cn);
+		say(c, SAY_STATUS, "Connection from %s", cn->name);
+		for (other = c->conns; other < c->conns + CONN_MAX; other++)
+			if (other->state == CONN_HELLO && other != cn)
+				chat_turn_away_candidate(c, other);
+		chat_our_turn(c);
+	} else if (conn_send(c, cn, VERB_HELLO, CHAT_PROTOCOL) < 0)
+		conn_gone(c, cn, errno);
+	else {
+		chat_converse(c, cn);
+		say(c, SAY_STATUS, "Connected to %s", cn->name);
+		chat_their_turn(c);
+	}
+}
+
+/* Act on one frame from cn, according to its state. */
+static void
+chat_frame(struct chat *c, struct conn *cn, const char *line, size_t len)
 {
 	char reason[CHAT_ESCAPED_MAX(REASON_MAX) + 1];
 	const char *payload;
 	size_t plen, n;
 	enum verb verb = frame_parse(line, len, &payload, &plen);
 
-	if (verb == VERB_ERR) {
-		n = display_escape(reason, payload,
-		    plen < REASON_MAX ? plen : REASON_MAX);
-		reason[n] = '\0';
-		say(SAY_ERROR, "peer %s: peer reported: %s", c->peer_name, reason);
-		chat_end(c, CHAT_EXIT_PEER, END_CLOSE);
-		return;
-	}
-	if (c->turn == TURN_HELLO) {
-		if (verb == VERB_BUSY && !c->listening) {
-			say(SAY_ERROR, "connect %s: busy: the listener is in another "
-			    "conversation", c->where);
-			chat_end(c, CHAT_EXIT_BUSY, END_CLOSE);
-		} else if (verb != VERB_HELLO)
-			chat_protocol_error(c, "bad hello");
-		else if (!hello_speaks(payload, plen))
-			chat_protocol_error(c, "unsupported version");
-		else if (c->listening) {
-			say(SAY_STATUS, "Connection from %s", c->peer_name);
-			chat_our_turn(c);
-		} else if (net_send(c, "HELLO " CHAT_PROTOCOL, "", 0) < 0)
-			chat_peer_gone(c, errno);
-		else {
-			say(SAY_STATUS, "Connected to %s", c->peer_name);
-			chat_their_turn(c);
-		}
+	if (cn->state == CONN_HELLO) {
+		chat_hello(c, cn, verb, payload, plen);
 		return;
 	}
 	switch (verb) {
 	case VERB_QUIT:
-		say(SAY_STATUS, "They ended the conversation.");
-		chat_end(c, CHAT_EXIT_OK, END_CLOSE);
+		say(c, SAY_STATUS, "They ended the conversation.");
+		conn_end(c, cn, CHAT_EXIT_OK, END_CLOSE);
+		break;
+	case VERB_ERR:
+		n = display_escape(reason, payload,
+		    plen < REASON_MAX ? plen : REASON_MAX);
+		reason[n] = '\0';
+		say(c, SAY_ERROR, "peer %s: peer reported: %s", cn->name,
+		    reason);
+		conn_end(c, cn, CHAT_EXIT_PEER, END_CLOSE);
 		break;
 	case VERB_MSG:
-		if (c->turn != TURN_THEIRS) {
-			chat_protocol_error(c, "out of turn");
+		if (cn->state != CONN_THEIRS) {
+			conn_violation(c, cn, ERR_OUT_OF_TURN);
 			break;
 		}
 		chat_show(c, payload, plen);
-		if (c->peer_fd >= 0)
+		if (c->peer == cn)
 			chat_our_turn(c);
 		break;
 	case VERB_HELLO:
 	case VERB_BUSY:
-		chat_protocol_error(c, "out of turn");
+		conn_violation(c, cn, ERR_OUT_OF_TURN);
 		break;
 	default:
-		chat_protocol_error(c, "unknown verb");
+		conn_violation(c, cn, ERR_UNKNOWN);
 		break;
 	}
 }
 
-/* The peer's socket is readable: take in bytes, act on whole frames. */
+/* cn's socket is readable: take in bytes, act on each whole frame; a
+ * lingering one's bytes are dropped. */
 static void
-chat_peer_input(struct chat *c)
+chat_input(struct chat *c, struct conn *cn)
 {
+	char sink[4096];
 	const char *line;
 	size_t room, len;
 	ssize_t n;
-	char *space = linebuf_space(&c->net, &room);
+	char *space;
 
-	n = recv(c->peer_fd, space, room, 0);	/* no file layer: cheaper */
+	if (cn->state == CONN_LINGER) {
+		n = read(cn->fd, sink, sizeof(sink));
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			conn_close(c, cn);
+		return;
+	}
+	space = linebuf_space(&cn->in, &room);
+	n = recv(cn->fd, space, room, 0);	/* no file layer: cheaper */
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == EINTR))
 		return;
 	if (n <= 0) {
-		chat_peer_gone(c, n == 0 ? 0 : errno);
+		conn_gone(c, cn, n == 0 ? 0 : errno);
 		return;
 	}
-	linebuf_fill(&c->net, n);
-	while (c->peer_fd >= 0) {
-		switch (linebuf_next(&c->net, &line, &len)) {
+	linebuf_fill(&cn->in, n);
+	while (cn->state == CONN_HELLO || cn->state == CONN_OURS ||
+	    cn->state == CONN_THEIRS) {
+		switch (linebuf_next(&cn->in, &line, &len)) {
 		case LINE_OK:
-			c->frame_deadline = -1;
-			chat_peer_frame(c, line, len);
+			chat_frame(c, cn, line, len);
 			break;
 		case LINE_TOOLONG:
-			chat_protocol_error(c, "frame too long");
+			conn_violation(c, cn, cn->state == CONN_HELLO ?
+			    ERR_BAD_HELLO : ERR_TOO_LONG);
 			return;
 		case LINE_NONE:
-			/* The clock of a frame starts at its first byte. */
-			if (c->peer_fd >= 0 && c->frame_deadline < 0 &&
-			    linebuf_pending(&c->net))
-				c->frame_deadline = now_ms() + frame_ms(c);
+			if (linebuf_pending(&cn->in))
+				conn_frame_begun(c, cn);
 			return;
 		}
 	}
@@ -1420,8 +1907,8 @@ chat_stdin_input(struct chat *c)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n < 0) {
-		say(SAY_ERROR, "read stdin: %s", strerror(errno));
-		c->in_eof = c->finished = 1;
+		say(c, SAY_ERROR, "read stdin: %s", strerror(errno));
+		c->in_eof = c->local_gone = 1;
 		c->status = CHAT_EXIT_IO;
 		chat_quit(c, CHAT_EXIT_IO);
 		return;
@@ -1449,196 +1936,318 @@ chat_our_line(struct chat *c)
 	if (r != LINE_NONE)
 		c->in_lineno++;
 	if (r == LINE_TOOLONG && c->in_tty) {
-		say(SAY_ERROR, "line too long (more than %d bytes): not sent",
-		    CHAT_TEXT_MAX);
-		chat_prompt();		/* still our turn */
+		say(c, SAY_ERROR, "line too long (more than %d bytes): not "
+		    "sent", CHAT_TEXT_MAX);
+		chat_prompt(c);		/* still our turn */
 		return 1;
 	}
 	if (r == LINE_TOOLONG) {
 		/* A script that lost a line is out of step with its peer. */
-		say(SAY_ERROR, "stdin line %lu too long (more than %d bytes): not sent",
-		    c->in_lineno, CHAT_TEXT_MAX);
-		c->in_eof = c->finished = 1;
-		linebuf_init(&c->in, CHAT_TEXT_MAX);
+		say(c, SAY_ERROR, "stdin line %lu too long (more than %d "
+		    "bytes): not sent", c->in_lineno, CHAT_TEXT_MAX);
+		c->in_eof = c->local_gone = 1;
+		linebuf_init(&c->in, c->in_data, sizeof(c->in_data),
+		    CHAT_TEXT_MAX);
 		chat_quit(c, CHAT_EXIT_IO);
 		return 1;
 	}
 	if (r == LINE_OK)	/* Enter ended it, or Ctrl-D after text */
-		prompt_end(!c->in_eof);
+		prompt_end(c, !c->in_eof);
 	if (r == LINE_NONE || (len == 4 && memcmp(line, "QUIT", 4) == 0)) {
-		say(SAY_STATUS, "You ended the conversation.");
+		say(c, SAY_STATUS, "You ended the conversation.");
 		chat_quit(c, CHAT_EXIT_OK);
 		return 1;
 	}
 	/* Quiet first: keys typed once the peer has our line are theirs. */
 	term_quiet();
-	if (net_send(c, "MSG ", line, len) < 0)
-		chat_peer_gone(c, errno);
+	/* net_send() directly: the text is a length, not a C string. */
+	if (net_send(c, c->peer->fd, VERB_MSG, line, len, c->timeout_ms < 0 ?
+	    -1 : c->clock() + c->timeout_ms) < 0)
+		conn_gone(c, c->peer, errno);
 	else
 		chat_their_turn(c);
 	return 1;
 }
 
-/* The listening socket is readable: a new peer, or one to turn away. */
+/* === The listener ========================================================= */
+
+/* Turn a newcomer away at once: BUSY or ERR, then close; report it. */
+static void
+chat_turn_away(struct chat *c, int fd, const char *name, enum verb verb,
+    const char *reason, enum stranger kind, const char *why)
+{
+	net_send(c, fd, verb, reason, reason ? strlen(reason) : 0, 0);
+	net_drain(fd);
+	close(fd);
+	stranger(c, kind, SAY_STATUS, "Turned away %s: %s", name, why);
+}
+
+/* A candidate lost: another completed its HELLO first. */
+static void
+chat_turn_away_candidate(struct chat *c, struct conn *cn)
+{
+	conn_send(c, cn, VERB_BUSY, NULL);
+	conn_close(c, cn);
+	stranger(c, STRANGER_BUSY, SAY_STATUS, "Turned away %s: busy",
+	    cn->name);
+}
+
+/*
+ * Whether this chat takes no more conversations (and so ends once its
+ * sockets are let go): its local side failed, it was a connector or
+ * --once and its conversation is over, or it is an idle listener whose
+ * input has ended.
+ */
+static int
+chat_done(const struct chat *c)
+{
+	if (c->local_gone)
+		return 1;
+	if (c->conversations > 0 && (!c->listening || c->once))
+		return 1;
+	return c->peer == NULL && c->in_eof && !linebuf_pending(&c->in);
+}
+
+/* The listening socket is readable: a new candidate, or a newcomer to
+ * turn away (busy, or over the pool's limits). */
 static void
 chat_accept(struct chat *c)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
+	unsigned char source[SOURCE_LEN];
 	char name[PEER_NAME_MAX];
-	int fd;
+	struct conn *cn;
+	int fd, held = 0, same = 0;
 
 	fd = accept4(c->listen_fd, (struct sockaddr *)&ss, &sslen,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
 		/* The connection stays queued and the socket readable: wait
 		 * for one of ours to close rather than spin on it. */
-		say(SAY_ERROR, "accept: %s", strerror(errno));
+		say(c, SAY_ERROR, "accept: %s", strerror(errno));
 		c->accept_paused = 1;
 		return;
 	}
 	if (fd < 0)
 		return;		/* gone again (ECONNABORTED) or EAGAIN */
-	if (c->peer_fd < 0 && !c->finished) {
-		net_tune(fd);
-		net_name((struct sockaddr *)&ss, sslen, c->peer_name,
-		    sizeof(c->peer_name));
-		chat_start(c, fd);
-		return;
-	}
+	net_name((struct sockaddr *)&ss, sslen, name, sizeof(name));
 	/* BUSY at once, then close: never keep a stranger waiting, and
 	 * never let one disturb the conversation in progress. */
-	net_name((struct sockaddr *)&ss, sslen, name, sizeof(name));
-	if (write(fd, "BUSY\n", 5) != 5) {
-		/* it left already: nothing to tell it */
+	if (c->peer != NULL) {
+		chat_turn_away(c, fd, name, VERB_BUSY, NULL, STRANGER_BUSY,
+		    "busy");
+		return;
 	}
-	net_drain(fd);
-	close(fd);
-	/* cppcheck-suppress badBitmaskCheck ; SAY_STATUS is 0, named for the reader */
-	say(SAY_STATUS | SAY_HOLD, "Turned away %s: busy", name);
+	net_source(&ss, source);
+	for (cn = c->conns; cn < c->conns + CONN_MAX; cn++) {
+		if (cn->state == CONN_FREE)
+			continue;
+		held++;
+		same += memcmp(cn->source, source, SOURCE_LEN) == 0;
+	}
+	if (held >= CANDIDATES_MAX)
+		chat_turn_away(c, fd, name, VERB_ERR, ERR_FULL, STRANGER_FULL,
+		    "full");
+	else if (same >= CANDIDATES_PER_SOURCE)
+		chat_turn_away(c, fd, name, VERB_ERR, ERR_SOURCE,
+		    STRANGER_FULL, "too many from this address");
+	else if ((cn = conn_open(c, fd, name, source)) == NULL)
+		chat_turn_away(c, fd, name, VERB_ERR, ERR_FULL, STRANGER_FULL,
+		    "full");
+	else {
+		net_tune(fd);
+		if (conn_send(c, cn, VERB_HELLO, CHAT_PROTOCOL) < 0)
+			conn_gone(c, cn, errno);
+	}
 }
 
-/* A stop signal arrived: tell the peer QUIT, report, finish. */
+/* A stop signal arrived: tell the peer QUIT, report, let every socket go.
+ * Nothing here waits (see the rule at the top). */
 static void
 chat_stop(struct chat *c)
 {
 	const char *name = stop_signal == SIGINT ? "SIGINT" :
 	    stop_signal == SIGTERM ? "SIGTERM" :
 	    stop_signal == SIGQUIT ? "SIGQUIT" : "SIGHUP";
+	struct conn *cn;
 
-	say(SAY_ERROR, "interrupted by %s", name);
-	if (c->peer_fd >= 0) {
-		/* QUIT only after our HELLO; non-blocking and best effort,
-		 * as we are leaving. */
-		if ((c->listening || c->turn != TURN_HELLO) &&
-		    write(c->peer_fd, "QUIT\n", 5) == 5)
-			shutdown(c->peer_fd, SHUT_WR);
-		net_drain(c->peer_fd);
-		close(c->peer_fd);
-		c->peer_fd = -1;
-	}
-	chat_linger_close(c);
+	if (stranger_counted(c))
+		stranger_summary(c);
+	say(c, SAY_ERROR, "interrupted by %s", name);
+	/* QUIT only in the conversation: after our HELLO, and never
+	 * after half a frame (conn_gone() closed that one). */
+	if (c->peer != NULL && c->peer->state != CONN_HELLO &&
+	    net_send(c, c->peer->fd, VERB_QUIT, NULL, 0, 0) == 0)
+		shutdown(c->peer->fd, SHUT_WR);
+	c->peer = NULL;
+	for (cn = c->conns; cn < c->conns + CONN_MAX; cn++)
+		if (cn->state != CONN_FREE)
+			conn_close(c, cn);
 	c->status = CHAT_EXIT_SIGNAL;
 }
 
-/*
- * The poll loop: one wait over the listening socket, the peer, stdin and
- * a lingering socket, until the conversation(s) are over. Returns the
- * exit status.
- */
-static int
-chat_loop(struct chat *c)
+/* === The loop ============================================================= */
+
+struct chat *
+chat_new(const struct chat_config *cfg)
 {
-	struct pollfd fds[POLL_SLOTS];
+	struct chat *c = calloc(1, sizeof(*c));
+	struct conn *cn;
+
+	if (c == NULL)
+		return NULL;
+	c->listening = cfg->listening;
+	c->once = cfg->once;
+	c->timeout_ms = cfg->timeout_ms;
+	c->where = cfg->where;
+	c->clock = cfg->clock ? cfg->clock : clock_monotonic_ms;
+	c->in_fd = cfg->in_fd;
+	c->in_tty = isatty(cfg->in_fd);
+	linebuf_init(&c->in, c->in_data, sizeof(c->in_data), CHAT_TEXT_MAX);
+	local_init(&c->out, cfg->out_fd);
+	local_init(&c->err, cfg->err_fd);
+	c->stranger_quiet = -1;
+	c->listen_fd = -1;
+	for (cn = c->conns; cn < c->conns + CONN_MAX; cn++) {
+		cn->fd = -1;
+		cn->deadline = -1;
+	}
+	return c;
+}
+
+void
+chat_free(struct chat *c)
+{
+	struct conn *cn;
+
+	for (cn = c->conns; cn < c->conns + CONN_MAX; cn++)
+		if (cn->state != CONN_FREE)
+			close(cn->fd);
+	if (c->listen_fd >= 0)
+		close(c->listen_fd);
+	local_close(&c->out);
+	local_close(&c->err);
+	free(c);
+}
+
+void
+chat_serve(struct chat *c, int listen_fd)
+{
+	c->listen_fd = listen_fd;
+	term_quiet();
+}
+
+int
+chat_begin(struct chat *c, int fd, const char *name)
+{
+	static const unsigned char none[SOURCE_LEN];
+
+	c->peer = conn_open(c, fd, name, none);
+	term_quiet();
+	return c->peer != NULL ? 0 : -1;
+}
+
+/*
+ * One turn of the loop: one wait over the listening socket, stdin and
+ * every connection, until the first deadline; then what it brought.
+ * Returns -1 while chat goes on, else its exit status.
+ */
+int
+chat_step(struct chat *c)
+{
+	struct pollfd fds[2 + CONN_MAX];
+	struct conn *polled[2 + CONN_MAX], *cn;
 	struct timespec ts;
 	long long deadline, now;
-	size_t room;
-	char sink[4096];
-	ssize_t n;
-	int want_stdin;
+	int nfds = 0, i, done, in_slot = -1, listen_slot = -1, in_use = 0;
 
-	for (;;) {
-		if (resumed) {		/* back from Ctrl-Z: our mode again */
-			resumed = 0;
-			if (c->turn == TURN_OURS && c->in_tty) {
-				term_restore();
-				chat_prompt();
-			} else
-				term_quiet();
-		}
-		/* Lines read ahead wait for our turn; take them now. */
-		while (c->turn == TURN_OURS && !stop_signal &&
-		    chat_our_line(c))
-			continue;
-		if (stop_signal) {
-			chat_stop(c);
-			return c->status;
-		}
-		if (c->finished && c->peer_fd < 0 && c->linger_fd < 0)
-			return c->status;
-
-		room = linebuf_room(&c->in);	/* no move: only to decide */
-		/* A terminal is read only on our turn (its keys are ours
-		 * then); other input may be read ahead, so that a listener
-		 * sees its input end before it accepts another peer. */
-		want_stdin = !c->in_eof && room > 0 &&
-		    (c->turn == TURN_OURS || (!c->in_tty && c->listening &&
-		    c->peer_fd < 0 && !linebuf_pending(&c->in)));
-		fds[POLL_LISTEN].fd = c->finished || c->accept_paused ? -1 :
-		    c->listen_fd;
-		fds[POLL_PEER].fd = c->peer_fd;
-		fds[POLL_STDIN].fd = want_stdin ? c->in_fd : -1;
-		fds[POLL_LINGER].fd = c->linger_fd;
-		for (int i = 0; i < POLL_SLOTS; i++) {
-			fds[i].events = POLLIN;
-			fds[i].revents = 0;
-		}
-		deadline = c->deadline;
-		if (c->frame_deadline >= 0 &&
-		    (deadline < 0 || c->frame_deadline < deadline))
-			deadline = c->frame_deadline;
-		if (c->linger_fd >= 0 &&
-		    (deadline < 0 || c->linger_deadline < deadline))
-			deadline = c->linger_deadline;
-
-		if (ppoll(fds, POLL_SLOTS, wait_until(deadline, &ts),
-		    &wait_mask) < 0) {
-			if (errno == EINTR)
-				continue;
-			say(SAY_ERROR, "poll: %s", strerror(errno));
-			return CHAT_EXIT_IO;
-		}
-		if (stop_signal)
-			continue;
-
-		if (fds[POLL_PEER].revents && c->peer_fd >= 0)
-			chat_peer_input(c);
-		if (fds[POLL_STDIN].revents)
-			chat_stdin_input(c);
-		if (fds[POLL_LINGER].revents && c->linger_fd >= 0) {
-			n = read(c->linger_fd, sink, sizeof(sink));
-			if (n == 0 || (n < 0 && errno != EAGAIN &&
-			    errno != EINTR))
-				chat_linger_close(c);
-		}
-		if (fds[POLL_LISTEN].revents)
-			chat_accept(c);
-
-		/* Only a deadline set before the wait can have passed (one
-		 * set since is in the future): with none, skip the clock. */
-		now = deadline >= 0 ? now_ms() : -1;
-		if (now >= 0 && c->peer_fd >= 0 && ((c->deadline >= 0 &&
-		    now >= c->deadline) || (c->frame_deadline >= 0 &&
-		    now >= c->frame_deadline)))
-			chat_timeout(c);
-		if (now >= 0 && c->linger_fd >= 0 &&
-		    now >= c->linger_deadline)
-			chat_linger_close(c);
-		/* An idle listener whose input has ended takes no one. */
-		if (c->listening && c->peer_fd < 0 && c->in_eof &&
-		    !linebuf_pending(&c->in))
-			c->finished = 1;
+	if (resumed) {		/* back from Ctrl-Z: our mode again */
+		resumed = 0;
+		if (c->peer != NULL && c->peer->state == CONN_OURS &&
+		    c->in_tty) {
+			term_restore();
+			chat_prompt(c);
+		} else
+			term_quiet();
 	}
+	/* Lines read ahead wait for our turn; take them now. */
+	while (c->peer != NULL && c->peer->state == CONN_OURS &&
+	    !stop_signal && chat_our_line(c))
+		continue;
+	if (stop_signal) {
+		chat_stop(c);
+		return c->status;
+	}
+	done = chat_done(c);
+	deadline = stranger_due(c);
+	for (cn = c->conns; cn < c->conns + CONN_MAX; cn++) {
+		if (cn->state == CONN_FREE)
+			continue;
+		if (done && cn->state == CONN_HELLO && cn != c->peer) {
+			conn_close(c, cn);	/* no one to talk to */
+			continue;
+		}
+		in_use = 1;
+		polled[nfds] = cn;
+		fds[nfds].fd = cn->fd;
+		fds[nfds++].events = POLLIN;
+		deadline = deadline_min(deadline, cn->deadline);
+	}
+	if (done && !in_use) {
+		if (stranger_counted(c))	/* the last count, early */
+			stranger_summary(c);
+		return c->status;
+	}
+	/* A terminal is read only on our turn (its keys are ours then);
+	 * other input may be read ahead, so that a listener sees its input
+	 * end before it accepts another peer. */
+	if (!c->in_eof && linebuf_room(&c->in) > 0 && ((c->peer != NULL &&
+	    c->peer->state == CONN_OURS) || (!c->in_tty && c->listening &&
+	    c->peer == NULL && !linebuf_pending(&c->in)))) {
+		in_slot = nfds;
+		fds[nfds].fd = c->in_fd;
+		fds[nfds++].events = POLLIN;
+	}
+	if (c->listen_fd >= 0 && !done && !c->accept_paused) {
+		listen_slot = nfds;
+		fds[nfds].fd = c->listen_fd;
+		fds[nfds++].events = POLLIN;
+	}
+
+	if (ppoll(fds, nfds, wait_until(c, deadline, &ts), &wait_mask) < 0) {
+		if (errno == EINTR)
+			return -1;
+		say(c, SAY_ERROR, "poll: %s", strerror(errno));
+		return CHAT_EXIT_IO;
+	}
+	if (stop_signal)
+		return -1;
+
+	for (i = 0; i < nfds; i++) {
+		if (fds[i].revents == 0 || i == in_slot || i == listen_slot)
+			continue;
+		cn = polled[i];	/* closed meanwhile by another's HELLO? */
+		if (cn->state != CONN_FREE && cn->fd == fds[i].fd)
+			chat_input(c, cn);
+	}
+	if (in_slot >= 0 && fds[in_slot].revents)
+		chat_stdin_input(c);
+	if (listen_slot >= 0 && fds[listen_slot].revents)
+		chat_accept(c);
+
+	/* Only a deadline set before the wait can have passed (one set
+	 * since is in the future): with none, skip the clock. */
+	if (deadline < 0)
+		return -1;
+	now = c->clock();
+	for (cn = c->conns; cn < c->conns + CONN_MAX; cn++)
+		if (cn->state != CONN_FREE && cn->deadline >= 0 &&
+		    now >= cn->deadline)
+			conn_timeout(c, cn);
+	if (stranger_due(c) >= 0 && now >= stranger_due(c))
+		stranger_summary(c);
+	return -1;
 }
 
 /* === main ================================================================= */
@@ -1655,13 +2264,18 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	static struct chat chat;	/* two frame buffers: not on the stack */
-	struct chat *c = &chat;
+	struct chat_config cfg;
+	struct chat *c;
 	struct endpoint ep;
+	char name[PEER_NAME_MAX];
 	const char *spec = NULL, *why;
-	int ch, mode = 0, once = 0, help = 0, version = 0, fd, status;
+	int ch, mode = 0, help = 0, version = 0, fd, status;
 
-	c->timeout_ms = -1;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.timeout_ms = -1;
+	cfg.in_fd = STDIN_FILENO;
+	cfg.out_fd = STDOUT_FILENO;
+	cfg.err_fd = STDERR_FILENO;
 	opterr = 0;		/* our own messages, with our own name */
 	while ((ch = getopt_long(argc, argv, ":l:c:t:hV", longopts,
 	    NULL)) != -1) {
@@ -1669,21 +2283,22 @@ main(int argc, char **argv)
 		case 'l':
 		case 'c':
 			if (mode != 0) {
-				say(SAY_ERROR, "--listen and --connect go alone, "
+				warn_usage("--listen and --connect go alone, "
 				    "and once each");
-				goto bad_usage;
+				return CHAT_EXIT_USAGE;
 			}
 			mode = ch;
 			spec = optarg;
 			break;
 		case 'o':
-			once = 1;
+			cfg.once = 1;
 			break;
 		case 't':
-			if (parse_seconds(optarg, &c->timeout_ms) < 0) {
-				say(SAY_ERROR, "bad --timeout '%s': expected seconds "
-				    "from 1 to %d", optarg, TIMEOUT_MAX_SECS);
-				goto bad_usage;
+			if (parse_seconds(optarg, &cfg.timeout_ms) < 0) {
+				warn_usage("bad --timeout '%s': expected "
+				    "seconds from 1 to %d", optarg,
+				    TIMEOUT_MAX_SECS);
+				return CHAT_EXIT_USAGE;
 			}
 			break;
 		case 'h':
@@ -1693,23 +2308,23 @@ main(int argc, char **argv)
 			version = 1;
 			break;
 		case ':':
-			say(SAY_ERROR, "option '%s' needs an argument",
+			warn_usage("option '%s' needs an argument",
 			    argv[optind - 1]);
-			goto bad_usage;
+			return CHAT_EXIT_USAGE;
 		default:
-			say(SAY_ERROR, "unknown option '%s'", argv[optind - 1]);
-			goto bad_usage;
+			warn_usage("unknown option '%s'", argv[optind - 1]);
+			return CHAT_EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
-		say(SAY_ERROR, "unexpected argument '%s'", argv[optind]);
-		goto bad_usage;
+		warn_usage("unexpected argument '%s'", argv[optind]);
+		return CHAT_EXIT_USAGE;
 	}
 	why = spec == NULL ? NULL : endpoint_parse(spec, mode == 'l' ?
 	    ENDPOINT_LISTEN : ENDPOINT_CONNECT, &ep);
 	if (why != NULL) {
-		say(SAY_ERROR, "bad endpoint '%s': %s", spec, why);
-		goto bad_usage;
+		warn_usage("bad endpoint '%s': %s", spec, why);
+		return CHAT_EXIT_USAGE;
 	}
 	/* Only a command line that parses gets help: a typo next to
 	 * --help should not pass unnoticed. */
@@ -1722,43 +2337,38 @@ main(int argc, char **argv)
 		return CHAT_EXIT_OK;
 	}
 	if (mode == 0 || spec == NULL) {
-		say(SAY_ERROR, "missing --listen [ADDR:]PORT or --connect HOST:PORT");
-		goto bad_usage;
+		warn_usage("missing --listen [ADDR:]PORT or --connect "
+		    "HOST:PORT");
+		return CHAT_EXIT_USAGE;
 	}
-	if (once && mode != 'l') {
-		say(SAY_ERROR, "--once needs --listen");
-		goto bad_usage;
+	if (cfg.once && mode != 'l') {
+		warn_usage("--once needs --listen");
+		return CHAT_EXIT_USAGE;
 	}
 
 	stdfds_init();
 	signals_init();
-	chat_init(c, STDIN_FILENO, STDOUT_FILENO);
-	c->listening = mode == 'l';
-	c->once = once;
-	c->where = spec;
+	cfg.listening = mode == 'l';
+	cfg.where = spec;
+	if ((c = chat_new(&cfg)) == NULL) {
+		fprintf(stderr, "chat: %s\n", strerror(errno));
+		return CHAT_EXIT_IO;
+	}
 	if (c->in_tty)
 		term_init(c->in_fd);
-
-	if (c->listening) {
-		c->listen_fd = net_listen(&ep, spec);
-		if (c->listen_fd < 0)
-			return CHAT_EXIT_NET;
-	} else {
-		fd = net_connect(c, &ep);
-		if (fd < 0 && stop_signal)
-			chat_stop(c);
-		if (fd < 0)
-			return c->status;
-		chat_start(c, fd);
-	}
-	term_quiet();
-	status = chat_loop(c);
+	if (cfg.listening && (fd = net_listen(c, &ep, spec)) >= 0)
+		chat_serve(c, fd);
+	else if (cfg.listening)
+		c->status = CHAT_EXIT_NET;
+	else if ((fd = net_connect(c, &ep, name, sizeof(name))) >= 0)
+		chat_begin(c, fd, name);
+	else if (stop_signal)
+		chat_stop(c);
+	status = c->status;
+	if (c->listen_fd >= 0 || c->peer != NULL)
+		while ((status = chat_step(c)) < 0)
+			continue;
 	term_restore();
-	if (c->listen_fd >= 0)
-		close(c->listen_fd);
+	chat_free(c);
 	return status;
-
-bad_usage:
-	usage(stderr);
-	return CHAT_EXIT_USAGE;
 }

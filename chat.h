@@ -17,6 +17,9 @@
 #define CHAT_TEXT_MAX	(CHAT_FRAME_MAX - 4)
 /* A peer must complete its HELLO line within this many seconds. */
 #define CHAT_HELLO_SECS	5
+/* The longest HELLO line, not counting its LF and a CR before it: a
+ * candidate's buffer is this small (longer: ERR bad hello). */
+#define CHAT_HELLO_MAX	256
 /* A frame whose first byte has arrived must end (LF) within this many
  * seconds, however its bytes trickle in: a started frame holds memory and
  * the listener, so it gets a deadline, not an idle timer. */
@@ -33,7 +36,7 @@ enum chat_exit {
 	CHAT_EXIT_USAGE = 2,	/* bad command line */
 	CHAT_EXIT_NET = 3,	/* cannot resolve, connect, bind or listen */
 	CHAT_EXIT_PEER = 4,	/* peer vanished, broke the protocol, sent ERR */
-	CHAT_EXIT_BUSY = 5,	/* the listener is in another conversation */
+	CHAT_EXIT_BUSY = 5,	/* the listener is busy, or refused us */
 	CHAT_EXIT_TIMEOUT = 6,	/* no answer within --timeout, or no HELLO */
 	CHAT_EXIT_SIGNAL = 7	/* SIGINT, SIGTERM or SIGHUP */
 };
@@ -50,16 +53,20 @@ enum line_result {
 };
 
 struct linebuf {
+	char *data;		/* the caller's storage, size bytes */
+	size_t size;
 	size_t max;		/* longest line accepted, without CR LF */
 	size_t start;		/* first byte not yet returned */
 	size_t scanned;		/* bytes before this hold no LF after start */
 	size_t len;		/* bytes held */
 	int skipping;		/* dropping an over-long line up to its LF */
-	char data[LINEBUF_SIZE];
 };
 
-/* Empty lb and set the longest line it accepts (at most CHAT_FRAME_MAX). */
-void linebuf_init(struct linebuf *lb, size_t max);
+/*
+ * Empty lb, which keeps its bytes in data (size bytes), and set the
+ * longest line it accepts: max, or size - 2 if less (room for CR LF).
+ */
+void linebuf_init(struct linebuf *lb, char *data, size_t size, size_t max);
 /* Where the next bytes go; *room is how many fit (0 only when full). */
 char *linebuf_space(struct linebuf *lb, size_t *room);
 /* How many bytes linebuf_space() would offer, without moving anything. */
@@ -121,5 +128,33 @@ size_t display_escape(char *out, const char *in, size_t len);
  * such bytes can be shown without a copy.
  */
 size_t display_plain(const char *text, size_t len);
+
+/* === The conversation core, driven by main() and by the tests ========== */
+
+/* What chat_new() needs: the command line's choices and the local fds. */
+struct chat_config {
+	int listening;		/* --listen, else --connect */
+	int once;		/* --once */
+	long long timeout_ms;	/* --timeout, or -1 for none */
+	const char *where;	/* HOST:PORT as given, for errors */
+	int in_fd, out_fd, err_fd;	/* stdin, stdout, stderr */
+	long long (*clock)(void);	/* ms, never jumping; NULL: monotonic */
+};
+
+struct chat;
+
+/* A chat over these fds, not yet listening or connected; NULL if out of
+ * memory. */
+struct chat *chat_new(const struct chat_config *cfg);
+/* Listen: accept peers on listen_fd (bound, listening, non-blocking). */
+void chat_serve(struct chat *c, int listen_fd);
+/* Connect: talk on fd, a non-blocking socket connected to name. Returns
+ * 0, or -1 if chat already holds a connection. */
+int chat_begin(struct chat *c, int fd, const char *name);
+/* One wait and what it brought: -1 while chat goes on, else the exit
+ * status. */
+int chat_step(struct chat *c);
+/* Close every socket chat holds, and free it. */
+void chat_free(struct chat *c);
 
 #endif /* CHAT_H */

@@ -56,6 +56,7 @@ struct events {
 
 /* Two line buffers of 64 KiB each: not on the stack. */
 static struct linebuf lb_chunked, lb_oneshot;
+static char lb_chunked_data[LINEBUF_SIZE], lb_oneshot_data[LINEBUF_SIZE];
 
 static void
 events_init(struct events *ev, size_t input_len)
@@ -294,7 +295,8 @@ feed(struct linebuf *lb, size_t max, const uint8_t *data, size_t size,
 	size_t done = 0, room, n, turn = 0;
 	char *space;
 
-	linebuf_init(lb, max);
+	linebuf_init(lb, lb == &lb_chunked ? lb_chunked_data : lb_oneshot_data,
+	    LINEBUF_SIZE, max);
 	while (done < size) {
 		n = linebuf_room(lb);
 		space = linebuf_space(lb, &room);

@@ -237,6 +237,24 @@ sleeps_in() {
 	return 1
 }
 
+# turned_away_is FILE N: whether FILE's "Turned away" lines report N
+# connections in all: one for each "Turned away ADDR:PORT: WHY", N for
+# each summary "Turned away N more: ..." (the listener writes at most one
+# such line a second).
+turned_away_is() {
+	local line total=0 re='^Turned away ([0-9]+) more: '
+
+	[[ -f $1 ]] || return 1
+	while IFS= read -r line; do
+		if [[ $line =~ $re ]]; then
+			(( total += BASH_REMATCH[1] ))
+		elif [[ $line == 'Turned away '* ]]; then
+			(( total += 1 ))
+		fi
+	done < "$1"
+	(( total == $2 ))
+}
+
 # === Running the tests =======================================================
 
 # reap PIDFILE: stop what a test left running (timeouts pass it on to chat).

@@ -10,6 +10,8 @@
 #include "chat.h"
 
 static int passed, failed;
+/* The storage of the line buffers under test. */
+static char lb_data[LINEBUF_SIZE];
 
 #define CHECK(cond) check((cond), #cond, __FILE__, __LINE__)
 
@@ -73,7 +75,7 @@ test_lines_split_on_lf_in_any_chunking(void)
 	size_t chunk;
 
 	for (chunk = 1; chunk <= sizeof(in); chunk++) {
-		linebuf_init(&lb, CHAT_FRAME_MAX);
+		linebuf_init(&lb, lb_data, sizeof(lb_data), CHAT_FRAME_MAX);
 		feed(&lb, in, sizeof(in) - 1, chunk, out, sizeof(out));
 		CHECK(strcmp(out, "MSG one|MSG two||QUIT|") == 0);
 	}
@@ -85,7 +87,7 @@ test_lines_only_the_cr_before_lf_is_dropped(void)
 	struct linebuf lb;
 	char out[64];
 
-	linebuf_init(&lb, CHAT_FRAME_MAX);
+	linebuf_init(&lb, lb_data, sizeof(lb_data), CHAT_FRAME_MAX);
 	feed(&lb, "a\rb\r\r\n\r\n", 8, 100, out, sizeof(out));
 	CHECK(strcmp(out, "a\rb\r||") == 0);
 }
@@ -99,7 +101,7 @@ test_lines_keep_nul_bytes(void)
 	char *space;
 	size_t room;
 
-	linebuf_init(&lb, CHAT_FRAME_MAX);
+	linebuf_init(&lb, lb_data, sizeof(lb_data), CHAT_FRAME_MAX);
 	space = linebuf_space(&lb, &room);
 	memcpy(space, "a\0b\n", 4);
 	linebuf_fill(&lb, 4);
@@ -117,16 +119,16 @@ test_lines_room_is_counted_without_moving(void)
 	size_t len, room;
 	char *space;
 
-	linebuf_init(&lb, CHAT_FRAME_MAX);
-	CHECK(linebuf_room(&lb) == sizeof(lb.data));
+	linebuf_init(&lb, lb_data, sizeof(lb_data), CHAT_FRAME_MAX);
+	CHECK(linebuf_room(&lb) == lb.size);
 	space = linebuf_space(&lb, &room);
 	memcpy(space, "MSG one\nMSG t", 13);
 	linebuf_fill(&lb, 13);
 	CHECK(linebuf_next(&lb, &line, &len) == LINE_OK);
-	CHECK(linebuf_room(&lb) == sizeof(lb.data) - 5);	/* "MSG t" */
+	CHECK(linebuf_room(&lb) == lb.size - 5);	/* "MSG t" */
 	CHECK(same(line, len, "MSG one"));	/* not moved by the count */
 	linebuf_space(&lb, &room);
-	CHECK(room == sizeof(lb.data) - 5);
+	CHECK(room == lb.size - 5);
 }
 
 /* A line of exactly max bytes passes; max + 1 is dropped, the next line
@@ -149,7 +151,7 @@ test_lines_limit_is_exact(void)
 	/* max bytes + CRLF: accepted */
 	memset(in, 'a', max);
 	memcpy(in + max, "\r\n", 2);
-	linebuf_init(&lb, max);
+	linebuf_init(&lb, lb_data, sizeof(lb_data), max);
 	space = linebuf_space(&lb, &room);
 	CHECK(room >= max + 2);
 	memcpy(space, in, max + 2);
@@ -162,7 +164,7 @@ test_lines_limit_is_exact(void)
 		i = max + 1;
 		memset(in, 'b', i);
 		memcpy(in + i, "\nok\n", 4);
-		linebuf_init(&lb, max);
+		linebuf_init(&lb, lb_data, sizeof(lb_data), max);
 		feed(&lb, in, i + 4, chunk, out, sizeof(out));
 		CHECK(strcmp(out, "!|ok|") == 0);
 	}
@@ -170,13 +172,13 @@ test_lines_limit_is_exact(void)
 	/* max + 1 bytes and no LF yet: too long already, unless the last
 	 * is a CR that may come before the LF */
 	memset(in, 'c', max + 1);
-	linebuf_init(&lb, max);
+	linebuf_init(&lb, lb_data, sizeof(lb_data), max);
 	space = linebuf_space(&lb, &room);
 	memcpy(space, in, max + 1);
 	linebuf_fill(&lb, max + 1);
 	CHECK(linebuf_next(&lb, &line, &len) == LINE_TOOLONG);
 	in[max] = '\r';
-	linebuf_init(&lb, max);
+	linebuf_init(&lb, lb_data, sizeof(lb_data), max);
 	space = linebuf_space(&lb, &room);
 	memcpy(space, in, max + 1);
 	linebuf_fill(&lb, max + 1);
@@ -197,7 +199,7 @@ test_lines_endless_line_is_dropped_once(void)
 	char *space;
 
 	memset(block, 'x', sizeof(block));
-	linebuf_init(&lb, CHAT_FRAME_MAX);
+	linebuf_init(&lb, lb_data, sizeof(lb_data), CHAT_FRAME_MAX);
 	for (i = 0; i < 100; i++) {
 		space = linebuf_space(&lb, &room);
 		CHECK(room > 0);
@@ -223,7 +225,7 @@ test_lines_rest_returns_the_unterminated_last_line(void)
 	size_t len, room;
 	char *space;
 
-	linebuf_init(&lb, CHAT_TEXT_MAX);
+	linebuf_init(&lb, lb_data, sizeof(lb_data), CHAT_TEXT_MAX);
 	space = linebuf_space(&lb, &room);
 	memcpy(space, "one\ntwo\r", 8);
 	linebuf_fill(&lb, 8);
