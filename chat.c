@@ -188,6 +188,7 @@ static void	 chat_frame(struct chat *, struct conn *, const char *, size_t);
 static void	 chat_hello(struct chat *, struct conn *, enum verb, const char *, size_t);
 static void	 chat_input(struct chat *, struct conn *);
 static int	 chat_our_line(struct chat *);
+static void	 chat_our_lines(struct chat *);
 static void	 chat_our_turn(struct chat *);
 static void	 chat_prompt(struct chat *);
 static void	 chat_quit(struct chat *, int);
@@ -231,7 +232,6 @@ static int	 parse_seconds(const char *, long long *);
 static void	 prompt_end(struct chat *, int);
 static void	 report(struct chat *, int, int, const char *, va_list);
 static void	 say(struct chat *, int, const char *, ...);
-static void	 signals_init(void);
 static void	 stdfds_init(void);
 static void	 stranger(struct chat *, enum stranger, int, const char *, ...);
 static int	 stranger_counted(const struct chat *);
@@ -1098,8 +1098,8 @@ on_signal(int sig)
  * not a death. The caught signals stay blocked except where the rule at
  * the top lets them in (a blocked SIGCONT still continues the process).
  */
-static void
-signals_init(void)
+void
+chat_signals_init(void)
 {
 	static const int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
 		SIGCONT };
@@ -1969,6 +1969,17 @@ chat_our_line(struct chat *c)
 	return 1;
 }
 
+/* In our turn, send the next line stdin holds, if any: one MSG makes it
+ * their turn, so this sends at most one (a line too long to send, on a
+ * terminal, is dropped and the next one taken). */
+static void
+chat_our_lines(struct chat *c)
+{
+	while (c->peer != NULL && c->peer->state == CONN_OURS &&
+	    !stop_signal && chat_our_line(c))
+		continue;
+}
+
 /* === The listener ========================================================= */
 
 /* Turn a newcomer away at once: BUSY or ERR, then close; report it. */
@@ -2046,12 +2057,12 @@ chat_accept(struct chat *c)
 		held++;
 		same += memcmp(cn->source, source, SOURCE_LEN) == 0;
 	}
-	if (held >= CANDIDATES_MAX)
-		chat_turn_away(c, fd, name, VERB_ERR, ERR_FULL, STRANGER_FULL,
-		    "full");
-	else if (same >= CANDIDATES_PER_SOURCE)
+	if (same >= CANDIDATES_PER_SOURCE)
 		chat_turn_away(c, fd, name, VERB_ERR, ERR_SOURCE,
 		    STRANGER_FULL, "too many from this address");
+	else if (held >= CANDIDATES_MAX)
+		chat_turn_away(c, fd, name, VERB_ERR, ERR_FULL, STRANGER_FULL,
+		    "full");
 	else if ((cn = conn_open(c, fd, name, source)) == NULL)
 		chat_turn_away(c, fd, name, VERB_ERR, ERR_FULL, STRANGER_FULL,
 		    "full");
@@ -2171,10 +2182,7 @@ chat_step(struct chat *c)
 		} else
 			term_quiet();
 	}
-	/* Lines read ahead wait for our turn; take them now. */
-	while (c->peer != NULL && c->peer->state == CONN_OURS &&
-	    !stop_signal && chat_our_line(c))
-		continue;
+	chat_our_lines(c);
 	if (stop_signal) {
 		chat_stop(c);
 		return c->status;
@@ -2235,6 +2243,7 @@ chat_step(struct chat *c)
 		chat_stdin_input(c);
 	if (listen_slot >= 0 && fds[listen_slot].revents)
 		chat_accept(c);
+	chat_our_lines(c);	/* what came in may be ours to send */
 
 	/* Only a deadline set before the wait can have passed (one set
 	 * since is in the future): with none, skip the clock. */
@@ -2347,7 +2356,7 @@ main(int argc, char **argv)
 	}
 
 	stdfds_init();
-	signals_init();
+	chat_signals_init();
 	cfg.listening = mode == 'l';
 	cfg.where = spec;
 	if ((c = chat_new(&cfg)) == NULL) {

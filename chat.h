@@ -143,6 +143,10 @@ struct chat_config {
 
 struct chat;
 
+/* Catch the stop signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) and SIGCONT,
+ * blocked but where chat waits, and ignore SIGPIPE; main() does this. */
+void chat_signals_init(void);
+
 /* A chat over these fds, not yet listening or connected; NULL if out of
  * memory. */
 struct chat *chat_new(const struct chat_config *cfg);

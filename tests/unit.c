@@ -1,11 +1,26 @@
 /*
- * unit.c - unit tests of chat's pure parts, through chat.h: line framing,
- * frame parsing, endpoint parsing and display escaping. Built against
- * chat.c itself (its main renamed); ends with "N passed, N failed".
+ * unit.c - unit tests through chat.h: the pure parts (line framing, frame
+ * parsing, endpoint parsing, display escaping), then the conversation core
+ * driven in-process over sockets and pipes with a clock of the test's own.
+ * Built against chat.c itself (its main renamed); ends with "N passed, N
+ * failed".
  */
+#define _GNU_SOURCE	/* pipe2(), and POSIX for the sockets */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chat.h"
 
@@ -458,6 +473,728 @@ test_escape_worst_case_fits_the_documented_bound(void)
 	CHECK(display_escape(out, in, sizeof(in)) == CHAT_ESCAPED_MAX(64));
 }
 
+/* === The conversation core, in-process =================================== */
+
+/*
+ * A chat driven step by step: its stdin, stdout and stderr are pipes whose
+ * other ends the test holds, its peers are sockets the test holds, and its
+ * clock is the test's, so that a deadline is passed by moving the clock,
+ * not by waiting. A step waits only for what the test has already made
+ * ready (or for a deadline already passed), so each takes microseconds;
+ * alarm() ends a test run that would hang instead.
+ */
+
+static long long fake_now = 1000000;	/* the chat's clock, in ms */
+
+static long long
+fake_clock(void)
+{
+	return fake_now;
+}
+
+struct rig {
+	struct chat *c;
+	int in, out, err;	/* our ends of its stdin, stdout, stderr */
+	int chat_fds[3];	/* its ends, closed with it */
+	unsigned short port;	/* a listener's port on 127.0.0.1 */
+	int status;		/* what the last step returned */
+	char text[200000];	/* what rig_take() read */
+	size_t len;
+};
+
+static struct rig rig;
+
+/* A chat over pipes: listening on 127.0.0.1:0, or not yet connected. */
+static void
+rig_open(int listening, int once, long long timeout_ms)
+{
+	struct chat_config cfg;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int in[2], out[2], err[2], fd;
+
+	memset(&cfg, 0, sizeof(cfg));
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	    pipe2(err, O_CLOEXEC | O_NONBLOCK) < 0) {
+		perror("pipe");
+		exit(2);
+	}
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	cfg.listening = listening;
+	cfg.once = once;
+	cfg.timeout_ms = timeout_ms;
+	cfg.where = "test:1";
+	cfg.in_fd = in[0];
+	cfg.out_fd = out[1];
+	cfg.err_fd = err[1];
+	cfg.clock = fake_clock;
+	rig.c = chat_new(&cfg);
+	rig.in = in[1];
+	rig.out = out[0];
+	rig.err = err[0];
+	rig.chat_fds[0] = in[0];
+	rig.chat_fds[1] = out[1];
+	rig.chat_fds[2] = err[1];
+	rig.status = -1;
+	if (!listening)
+		return;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    listen(fd, 64) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+		perror("listen");
+		exit(2);
+	}
+	rig.port = ntohs(sin.sin_port);
+	chat_serve(rig.c, fd);
+}
+
+static void
+rig_close(void)
+{
+	int i;
+
+	chat_free(rig.c);
+	close(rig.in);
+	close(rig.out);
+	close(rig.err);
+	for (i = 0; i < 3; i++)
+		close(rig.chat_fds[i]);
+}
+
+/* One step of the chat: one wait, and what it brought. */
+static int
+step(void)
+{
+	rig.status = chat_step(rig.c);
+	return rig.status;
+}
+
+/* A connector's chat, talking to the socket it returns (the peer). */
+static int
+rig_connector(long long timeout_ms)
+{
+	int sv[2];
+
+	rig_open(0, 0, timeout_ms);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		perror("socketpair");
+		exit(2);
+	}
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	chat_begin(rig.c, sv[0], "peer:1");
+	return sv[1];
+}
+
+/* A TCP connection to the rig's listener, from source (NULL: any), and
+ * the step that accepts it. */
+static int
+dial(const char *source)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	if (source != NULL) {
+		inet_pton(AF_INET, source, &sin.sin_addr);
+		if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+			perror("bind");
+			exit(2);
+		}
+	}
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(rig.port);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		perror("connect");
+		exit(2);
+	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	step();
+	return fd;
+}
+
+/* Write a C string to fd. */
+static void
+put(int fd, const char *text)
+{
+	size_t len = strlen(text);
+
+	if (write(fd, text, len) != (ssize_t)len) {
+		perror("write");
+		exit(2);
+	}
+}
+
+/* What fd holds now (up to the size of rig.text), as rig.text; "<EOF>"
+ * appended if it is closed. */
+static const char *
+take(int fd)
+{
+	ssize_t n;
+
+	rig.len = 0;
+	while (rig.len < sizeof(rig.text) - 8 && (n = read(fd, rig.text +
+	    rig.len, sizeof(rig.text) - 8 - rig.len)) > 0)
+		rig.len += (size_t)n;
+	if (n == 0) {
+		memcpy(rig.text + rig.len, "<EOF>", 5);
+		rig.len += 5;
+	}
+	rig.text[rig.len] = '\0';
+	return rig.text;
+}
+
+/* Whether fd holds exactly want now. */
+static int
+holds(int fd, const char *want)
+{
+	int ok = strcmp(take(fd), want) == 0;
+
+	if (!ok)
+		printf("  read \"%.200s\", expected \"%s\"\n", rig.text, want);
+	return ok;
+}
+
+/* "127.0.0.1:PORT" of the local end of fd, as the listener names it. */
+static const char *
+name_of(int fd)
+{
+	static char name[64];
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	char addr[INET_ADDRSTRLEN];
+
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	inet_ntop(AF_INET, &sin.sin_addr, addr, sizeof(addr));
+	snprintf(name, sizeof(name), "%s:%u", addr, ntohs(sin.sin_port));
+	return name;
+}
+
+/* A listener in conversation with the peer it returns, in our turn. */
+static int
+rig_conversation(long long timeout_ms)
+{
+	char line[128];
+	int peer;
+
+	rig_open(1, 0, timeout_ms);
+	peer = dial(NULL);
+	take(peer);
+	put(peer, "HELLO chat/1\n");
+	step();
+	snprintf(line, sizeof(line), "Connection from %s\n", name_of(peer));
+	CHECK(holds(rig.err, line));
+	return peer;
+}
+
+static void
+test_core_listener_handshake_turns_and_their_quit(void)
+{
+	int peer;
+
+	rig_open(1, 0, -1);
+	peer = dial(NULL);
+	CHECK(holds(peer, "HELLO chat/1\n"));
+	CHECK(rig.status == -1);
+	put(peer, "HELLO chat/1\n");
+	step();				/* the HELLO: our turn */
+	put(rig.in, "Hello, client!\n");
+	step();				/* our line */
+	CHECK(holds(peer, "MSG Hello, client!\n"));
+	put(peer, "MSG Hi back\n");
+	step();
+	CHECK(holds(rig.out, "They say: Hi back\n"));
+	put(peer, "QUIT\n");
+	step();
+	CHECK(holds(peer, "<EOF>"));
+	CHECK(rig.status == -1);	/* a listener serves the next one */
+	take(rig.err);
+	CHECK(strncmp(rig.text, "Connection from 127.0.0.1:", 26) == 0);
+	CHECK(strstr(rig.text, "\nThey ended the conversation.\n") != NULL);
+	close(peer);
+	rig_close();
+}
+
+static void
+test_core_connector_handshake_our_quit_and_linger(void)
+{
+	int peer = rig_connector(-1);
+
+	put(peer, "HELLO chat/1\nMSG Hello, client!\n");
+	step();
+	CHECK(holds(peer, "HELLO chat/1\n"));
+	CHECK(holds(rig.out, "They say: Hello, client!\n"));
+	CHECK(holds(rig.err, "Connected to peer:1\n"));
+	put(rig.in, "QUIT\n");
+	step();
+	CHECK(holds(peer, "QUIT\n<EOF>"));	/* QUIT, then our FIN */
+	CHECK(holds(rig.err, "You ended the conversation.\n"));
+	CHECK(rig.status == -1);	/* lingering: waits for the close */
+	fake_now += 1999;
+	step();
+	CHECK(rig.status == -1);
+	close(peer);
+	step();				/* the peer's close ends the linger */
+	CHECK(step() == CHAT_EXIT_OK);
+	rig_close();
+}
+
+static void
+test_core_linger_ends_after_2_seconds_without_the_peers_close(void)
+{
+	int peer = rig_connector(-1);
+
+	put(peer, "HELLO chat/1\nMSG hi\n");
+	step();
+	put(rig.in, "QUIT\n");
+	step();
+	fake_now += 1999;
+	CHECK(step() == -1);
+	fake_now += 1;
+	step();
+	CHECK(step() == CHAT_EXIT_OK);
+	close(peer);
+	rig_close();
+}
+
+static void
+test_core_connector_sending_its_hello_first_is_understood(void)
+{
+	int peer;
+
+	rig_open(1, 0, -1);
+	peer = dial(NULL);
+	put(peer, "HELLO chat/1\nQUIT\n");	/* before reading ours */
+	step();
+	CHECK(holds(peer, "HELLO chat/1\n<EOF>"));
+	take(rig.err);
+	CHECK(strncmp(rig.text, "Connection from 127.0.0.1:", 26) == 0);
+	CHECK(strstr(rig.text, "\nThey ended the conversation.\n") != NULL);
+	close(peer);
+	rig_close();
+}
+
+static void
+test_core_first_candidate_to_complete_hello_wins_others_get_busy(void)
+{
+	char want[256];
+	int a, b, c;
+
+	rig_open(1, 0, -1);
+	a = dial(NULL);
+	b = dial(NULL);
+	c = dial(NULL);
+	CHECK(holds(a, "HELLO chat/1\n"));
+	CHECK(holds(b, "HELLO chat/1\n"));
+	CHECK(holds(c, "HELLO chat/1\n"));
+	put(b, "HELLO chat/1\n");
+	step();
+	CHECK(holds(a, "BUSY\n<EOF>"));
+	CHECK(holds(c, "BUSY\n<EOF>"));
+	snprintf(want, sizeof(want), "Connection from %s\n", name_of(b));
+	snprintf(want + strlen(want), sizeof(want) - strlen(want),
+	    "Turned away %s: busy\n", name_of(a));
+	CHECK(holds(rig.err, want));
+	fake_now += 1000;		/* the second is counted, then told */
+	step();
+	CHECK(holds(rig.err, "Turned away 1 more: 1 busy\n"));
+	put(rig.in, "to b\n");
+	step();
+	CHECK(holds(b, "MSG to b\n"));
+	close(a);
+	close(b);
+	close(c);
+	rig_close();
+}
+
+static void
+test_core_candidates_are_bounded_per_source_and_in_all(void)
+{
+	static const char *const sources[] = {
+		"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"
+	};
+	char want[128];
+	int fds[16], extra, i, n = 0;
+
+	rig_open(1, 0, -1);
+	for (i = 0; i < 16; i++) {
+		fds[n] = dial(sources[i / 4]);
+		CHECK(holds(fds[n++], "HELLO chat/1\n"));
+	}
+	CHECK(holds(rig.err, ""));	/* candidates are not reported */
+	extra = dial("127.0.0.2");	/* a fifth from one address */
+	CHECK(holds(extra, "ERR too many from your address\n<EOF>"));
+	snprintf(want, sizeof(want),
+	    "Turned away %s: too many from this address\n", name_of(extra));
+	CHECK(holds(rig.err, want));
+	close(extra);
+	extra = dial("127.0.0.6");	/* a seventeenth */
+	CHECK(holds(extra, "ERR listener full\n<EOF>"));
+	close(extra);
+	fake_now += 1000;
+	step();
+	CHECK(holds(rig.err, "Turned away 1 more: 1 full\n"));
+	put(fds[5], "HELLO chat/1\n");	/* any of them may still win */
+	step();
+	CHECK(holds(fds[5], "") && rig.status == -1);
+	for (i = 0; i < 16; i++) {
+		CHECK(i == 5 || strcmp(take(fds[i]), "BUSY\n<EOF>") == 0);
+		close(fds[i]);
+	}
+	rig_close();
+}
+
+static void
+test_core_a_full_pool_refuses_with_err_listener_full(void)
+{
+	char want[128];
+	int fds[16], extra, i;
+
+	rig_open(1, 0, -1);
+	for (i = 0; i < 16; i++) {
+		char source[16];
+
+		snprintf(source, sizeof(source), "127.0.1.%d", i + 1);
+		fds[i] = dial(source);
+	}
+	extra = dial("127.0.2.1");
+	CHECK(holds(extra, "ERR listener full\n<EOF>"));
+	snprintf(want, sizeof(want), "Turned away %s: full\n",
+	    name_of(extra));
+	CHECK(holds(rig.err, want));
+	close(extra);
+	close(fds[0]);			/* one leaves: a place is free */
+	step();
+	take(rig.err);
+	extra = dial("127.0.2.1");
+	CHECK(holds(extra, "HELLO chat/1\n"));
+	close(extra);
+	for (i = 1; i < 16; i++)
+		close(fds[i]);
+	rig_close();
+}
+
+static void
+test_core_hello_deadline_is_5_seconds_then_err_no_hello(void)
+{
+	char want[256];
+	int peer;
+
+	rig_open(1, 0, -1);
+	peer = dial(NULL);
+	take(peer);
+	fake_now += 4999;
+	step();
+	CHECK(holds(peer, ""));
+	fake_now += 1;
+	step();
+	CHECK(holds(peer, "ERR no hello\n<EOF>"));
+	snprintf(want, sizeof(want), "chat: peer %s: no HELLO within 5 "
+	    "seconds\n", name_of(peer));
+	CHECK(holds(rig.err, want));
+	close(peer);
+	rig_close();
+}
+
+static void
+test_core_hello_deadline_is_the_timeout_if_shorter(void)
+{
+	int peer = rig_connector(2000);
+
+	fake_now += 2000;
+	step();				/* the connector has said nothing */
+	CHECK(holds(peer, "<EOF>"));
+	CHECK(holds(rig.err, "chat: peer peer:1: no HELLO within 2 "
+	    "seconds\n"));
+	CHECK(step() == CHAT_EXIT_TIMEOUT);
+	close(peer);
+	rig_close();
+}
+
+static void
+test_core_begun_frame_must_end_within_10_seconds(void)
+{
+	int peer = rig_conversation(-1);
+
+	put(rig.in, "go\n");
+	step();
+	CHECK(holds(peer, "MSG go\n"));
+	put(peer, "MSG dri");		/* their turn, no --timeout */
+	step();
+	fake_now += 5000;
+	put(peer, "p");			/* more bytes do not move it */
+	step();
+	fake_now += 4999;
+	step();
+	CHECK(holds(peer, ""));
+	fake_now += 1;
+	step();
+	CHECK(holds(peer, "ERR frame too slow\n<EOF>"));
+	CHECK(strstr(take(rig.err), "frame not finished within 10 seconds")
+	    != NULL);
+	close(peer);
+	rig_close();
+}
+
+static void
+test_core_their_turn_ends_at_the_timeout_with_quit(void)
+{
+	int peer = rig_connector(3000);
+
+	put(peer, "HELLO chat/1\nMSG hi\n");
+	step();
+	take(peer);
+	put(rig.in, "answer\n");
+	step();
+	CHECK(holds(peer, "MSG answer\n"));
+	fake_now += 2999;
+	step();
+	CHECK(holds(peer, ""));
+	fake_now += 1;
+	step();
+	CHECK(holds(peer, "QUIT\n<EOF>"));
+	CHECK(strstr(take(rig.err), "chat: peer peer:1: no answer within 3 "
+	    "seconds\n") != NULL);
+	close(peer);
+	step();
+	CHECK(step() == CHAT_EXIT_TIMEOUT);
+	rig_close();
+}
+
+/* Each violation gets its ERR, and the listener goes on. */
+static void
+test_core_every_violation_gets_its_err(void)
+{
+	static const struct {
+		int in_hello;		/* sent instead of the HELLO */
+		const char *send, *err;
+	} cases[] = {
+		{ 1, "HI\n", "ERR bad hello\n<EOF>" },
+		{ 1, "QUIT\n", "ERR bad hello\n<EOF>" },
+		{ 1, "HELLO chat/2 chat/0\n", "ERR unsupported version\n<EOF>" },
+		{ 1, "HELLO  chat/1x\n", "ERR unsupported version\n<EOF>" },
+		{ 0, "MSG not yours\n", "ERR out of turn\n<EOF>" },
+		{ 0, "HELLO chat/1\n", "ERR out of turn\n<EOF>" },
+		{ 0, "BUSY\n", "ERR out of turn\n<EOF>" },
+		{ 0, "msg lower case\n", "ERR unknown verb\n<EOF>" },
+	};
+	size_t i;
+	int peer;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].in_hello) {
+			rig_open(1, 0, -1);
+			peer = dial(NULL);
+			take(peer);
+		} else
+			peer = rig_conversation(-1);
+		put(peer, cases[i].send);
+		step();
+		CHECK(holds(peer, cases[i].err));
+		CHECK(rig.status == -1);
+		close(peer);
+		rig_close();
+	}
+}
+
+static void
+test_core_hello_over_256_bytes_is_a_bad_hello(void)
+{
+	char hello[300];
+	int peer;
+
+	rig_open(1, 0, -1);
+	peer = dial(NULL);
+	take(peer);
+	/* 256 bytes exactly is a HELLO still */
+	memset(hello, ' ', sizeof(hello));
+	memcpy(hello, "HELLO chat/1", 12);
+	memcpy(hello + 256, "\n", 2);
+	put(peer, hello);
+	step();
+	CHECK(holds(peer, ""));
+	CHECK(strstr(take(rig.err), "Connection from") != NULL);
+	close(peer);
+	rig_close();
+
+	rig_open(1, 0, -1);
+	peer = dial(NULL);
+	take(peer);
+	hello[256] = ' ';
+	memcpy(hello + 257, "\n", 2);	/* 257 */
+	put(peer, hello);
+	step();
+	CHECK(holds(peer, "ERR bad hello\n<EOF>"));
+	close(peer);
+	rig_close();
+}
+
+static void
+test_core_frame_over_the_limit_is_err_frame_too_long(void)
+{
+	static char frame[CHAT_FRAME_MAX + 8];
+	int peer = rig_connector(-1);
+	size_t off = 0;
+	ssize_t n;
+
+	put(peer, "HELLO chat/1\n");
+	step();
+	take(peer);
+	memset(frame, 'x', sizeof(frame));
+	memcpy(frame, "MSG ", 4);
+	while (off < CHAT_FRAME_MAX + 2) {	/* one over, and a byte */
+		n = write(peer, frame + off, CHAT_FRAME_MAX + 2 - off);
+		if (n > 0)
+			off += (size_t)n;
+		step();
+	}
+	CHECK(holds(peer, "ERR frame too long\n<EOF>"));
+	close(peer);
+	step();
+	CHECK(step() == CHAT_EXIT_PEER);
+	rig_close();
+}
+
+static void
+test_core_quit_in_our_turn_ends_the_conversation(void)
+{
+	int peer = rig_conversation(-1);
+
+	put(peer, "QUIT\n");		/* out of turn: allowed */
+	step();
+	CHECK(holds(peer, "<EOF>"));
+	CHECK(holds(rig.err, "They ended the conversation.\n"));
+	close(peer);
+	peer = dial(NULL);		/* and the next is served */
+	CHECK(holds(peer, "HELLO chat/1\n"));
+	close(peer);
+	rig_close();
+}
+
+static void
+test_core_err_from_the_peer_is_reported_escaped_and_not_answered(void)
+{
+	int peer = rig_conversation(-1);
+
+	put(peer, "ERR bad \x1b[2Jthing\n");
+	step();
+	CHECK(holds(peer, "<EOF>"));
+	CHECK(strstr(take(rig.err), ": peer reported: bad \\x1b[2Jthing\n")
+	    != NULL);
+	close(peer);
+	rig_close();
+}
+
+static void
+test_core_connector_refused_before_hello_exits_5(void)
+{
+	int peer = rig_connector(-1);
+
+	put(peer, "ERR listener full\n");
+	step();
+	CHECK(holds(rig.err, "chat: connect test:1: refused: listener full\n"));
+	CHECK(step() == CHAT_EXIT_BUSY);
+	close(peer);
+	rig_close();
+
+	peer = rig_connector(-1);
+	put(peer, "BUSY\n");
+	step();
+	CHECK(holds(rig.err, "chat: connect test:1: busy: the listener is in "
+	    "another conversation\n"));
+	CHECK(step() == CHAT_EXIT_BUSY);
+	close(peer);
+	rig_close();
+}
+
+static void
+test_core_newcomer_during_a_conversation_gets_busy(void)
+{
+	char want[128];
+	int peer = rig_conversation(-1), late[3], i;
+
+	for (i = 0; i < 3; i++)
+		late[i] = dial(NULL);
+	for (i = 0; i < 3; i++)
+		CHECK(holds(late[i], "BUSY\n<EOF>"));
+	snprintf(want, sizeof(want), "Turned away %s: busy\n",
+	    name_of(late[0]));
+	CHECK(holds(rig.err, want));
+	fake_now += 999;
+	step();
+	CHECK(holds(rig.err, ""));	/* not before the second is over */
+	fake_now += 1;
+	step();
+	CHECK(holds(rig.err, "Turned away 2 more: 2 busy\n"));
+	fake_now += 5000;		/* nothing more to say: no line */
+	close(late[0]);
+	late[0] = dial(NULL);		/* and a quiet second later... */
+	snprintf(want, sizeof(want), "Turned away %s: busy\n",
+	    name_of(late[0]));
+	CHECK(holds(rig.err, want));	/* ...a line of its own */
+	put(rig.in, "still here\n");
+	step();
+	CHECK(holds(peer, "MSG still here\n"));
+	for (i = 0; i < 3; i++)
+		close(late[i]);
+	close(peer);
+	rig_close();
+}
+
+/*
+ * The window between a wait and a write: a stop signal that arrives once
+ * ppoll() has returned, and before the write it led to, is pending (the
+ * signals are blocked outside the waits). Construction: the signal is
+ * raised while blocked, with the peer's message already readable, so the
+ * wait returns the message with the signal still pending (ppoll() does so
+ * when a descriptor is ready); stdout is a full pipe. The write must not
+ * block: chat ends with status 7 and the peer gets QUIT. Run in a child,
+ * as a stop signal is for good.
+ */
+static void
+test_core_stop_signal_pending_at_a_blocked_write_ends_chat(void)
+{
+	static char fill[1 << 20];
+	int peer, status = -1, steps = 0;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		alarm(5);		/* a hang is a failure */
+		chat_signals_init();
+		peer = rig_connector(-1);
+		put(peer, "HELLO chat/1\nMSG hi\n");
+		step();
+		put(rig.in, "line\n");
+		step();
+		take(peer);
+		take(rig.out);
+		/* stdout full: one blocking write of what the pipe holds
+		 * (O_NONBLOCK on the pipe would be chat's too, where it
+		 * writes through the descriptor it was given) */
+		memset(fill, 'f', sizeof(fill));
+		if (write(rig.chat_fds[1], fill, (size_t)fcntl(rig.chat_fds[1],
+		    F_GETPIPE_SZ)) <= 0)
+			_exit(2);
+		put(peer, "MSG the message that cannot be shown\n");
+		raise(SIGTERM);		/* pending: blocked */
+		while (rig.status < 0 && steps++ < 5)
+			step();
+		if (rig.status == CHAT_EXIT_SIGNAL &&
+		    strcmp(take(peer), "QUIT\n<EOF>") == 0)
+			_exit(0);
+		_exit(1);
+	}
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int
 main(void)
 {
@@ -479,6 +1216,27 @@ main(void)
 	test_escape_shows_invalid_utf8_bytewise_and_keeps_the_rest();
 	test_plain_run_ends_at_the_first_byte_to_escape();
 	test_escape_worst_case_fits_the_documented_bound();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	alarm(60);	/* a core test that hangs fails the run */
+	test_core_listener_handshake_turns_and_their_quit();
+	test_core_connector_handshake_our_quit_and_linger();
+	test_core_linger_ends_after_2_seconds_without_the_peers_close();
+	test_core_connector_sending_its_hello_first_is_understood();
+	test_core_first_candidate_to_complete_hello_wins_others_get_busy();
+	test_core_candidates_are_bounded_per_source_and_in_all();
+	test_core_a_full_pool_refuses_with_err_listener_full();
+	test_core_hello_deadline_is_5_seconds_then_err_no_hello();
+	test_core_hello_deadline_is_the_timeout_if_shorter();
+	test_core_begun_frame_must_end_within_10_seconds();
+	test_core_their_turn_ends_at_the_timeout_with_quit();
+	test_core_every_violation_gets_its_err();
+	test_core_hello_over_256_bytes_is_a_bad_hello();
+	test_core_frame_over_the_limit_is_err_frame_too_long();
+	test_core_quit_in_our_turn_ends_the_conversation();
+	test_core_err_from_the_peer_is_reported_escaped_and_not_answered();
+	test_core_connector_refused_before_hello_exits_5();
+	test_core_newcomer_during_a_conversation_gets_busy();
+	test_core_stop_signal_pending_at_a_blocked_write_ends_chat();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
