@@ -67,17 +67,6 @@ CLANG ?= clang
 SAN_FLAGS = -std=c11 -Wall -Wextra -pedantic -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 ASAN_OUT = tests/out/asan
-# A report goes to a file of its own (REPORTS/report.PID: a test that reads
-# stderr cannot swallow it) and ends the process with status 86, which no
-# chat status is; check-asan fails if any report file appears. Not
-# detect_stack_use_after_return: its fake stacks, mapped on first use, add
-# a megabyte to the peak memory that a black-box test bounds.
-ASAN_REPORTS = $(CURDIR)/$(ASAN_OUT)/reports
-SAN_ENV = ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:exitcode=86:$\
-detect_leaks=1:strict_string_checks=1:print_stacktrace=1:$\
-log_path=$(ASAN_REPORTS)/report \
-	UBSAN_OPTIONS=halt_on_error=1:exitcode=86:print_stacktrace=1:$\
-report_error_type=1:log_path=$(ASAN_REPORTS)/report
 
 $(ASAN_OUT)/chat: chat.c chat.h
 	@mkdir -p $(ASAN_OUT)
@@ -91,29 +80,10 @@ $(ASAN_OUT)/unit: tests/unit.c $(ASAN_OUT)/chat-lib.o chat.h
 	$(CLANG) $(CPPFLAGS) $(SAN_FLAGS) -I. -o $@ tests/unit.c \
 	    $(ASAN_OUT)/chat-lib.o
 
-# The suites of make test all run, even after a failure, so that every
-# report is collected; then the reports are shown.
+# tests/asan.sh runs the suites of make test on this build and collects
+# the sanitizers' reports (see there for their options).
 check-asan: $(ASAN_OUT)/chat $(ASAN_OUT)/unit
-	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
-	@export $(SAN_ENV); status=0; \
-	echo "== unit (ASan+UBSan)"; ./$(ASAN_OUT)/unit || status=1; \
-	echo "== blackbox (ASan+UBSan)"; \
-	CHAT=$(CURDIR)/$(ASAN_OUT)/chat bash tests/blackbox.sh || status=1; \
-	echo "== interactive (ASan+UBSan)"; \
-	CHAT=$(CURDIR)/$(ASAN_OUT)/chat sh tests/expect.sh \
-	    tests/interactive.exp || status=1; \
-	echo "== soak (ASan+UBSan)"; \
-	CHAT=$(CURDIR)/$(ASAN_OUT)/chat bash tests/soak.sh || status=1; \
-	set -- $(ASAN_REPORTS)/*; [ -e "$$1" ] || shift $$#; \
-	for r in "$$@"; do \
-		echo "check-asan: sanitizer report $$r:" >&2; cat "$$r" >&2; \
-		[ "$$r" = "$$5" ] && break; \
-	done; \
-	if [ $$# -gt 0 ]; then status=1; \
-		echo "check-asan: $$# sanitizer reports in $(ASAN_REPORTS)" >&2; fi; \
-	if [ $$status -ne 0 ]; then \
-		echo "check-asan: FAILED" >&2; exit 1; fi; \
-	echo "check-asan: no sanitizer reports, all suites passed"
+	bash tests/asan.sh $(ASAN_OUT)
 
 check-valgrind: chat
 	bash tests/valgrind.sh
