@@ -1522,6 +1522,7 @@ test_gigabyte_without_newline_keeps_memory_flat_and_next_is_served() {
 	(( KB - before < 1024 )) ||
 	    fail "listener's peak memory grew by $(( KB - before )) kB" \
 	    "($before kB to $KB kB), expected under 1024 kB"
+	rss_within_ceiling "$CPID" listener
 	printf 'after\nQUIT\n' >&7
 	exec 7>&-
 	chat_finish next 0
