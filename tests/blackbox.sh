@@ -1533,6 +1533,7 @@ test_gigabyte_without_newline_keeps_memory_flat_and_next_is_served() {
 	(( KB - before < 1024 )) ||
 	    fail "listener's peak memory grew by $(( KB - before )) kB" \
 	    "($before kB to $KB kB), expected under 1024 kB"
+	rss_within_ceiling "$CPID" listener
 	printf 'after\nQUIT\n' >&7
 	exec 7>&-
 	chat_finish next 0
@@ -1979,6 +1980,613 @@ test_listen_on_unresolvable_address_exits_3() {
 	chat_finish l 3
 	expect_line_re l.err 'chat: resolve nosuch\.invalid: .+'
 	expect_bytes l.out ''
+}
+
+# === The listener core: candidates, refusals, reports, stop signals ========
+#
+# A listener that is not in a conversation holds up to 16 candidates, at
+# most 4 from one source address, each sent HELLO at once; the first to
+# complete its HELLO gets the conversation, and the others are then sent
+# BUSY and closed. Newcomers beyond those limits are refused at once with
+# ERR. Reports about connections that never became a conversation come at
+# most one line a second, on a terminal or not. The first stop signal
+# ends chat whatever it is blocked on. Peak RSS stays within RSS_MAX_KB
+# in each of these cases.
+#
+# Source addresses other than 127.0.0.1 (127.0.0.2 and on) reach a
+# listener on 127.0.0.1 through Linux's loopback, which takes all of
+# 127/8; perl binds them, as bash's /dev/tcp cannot.
+
+# silent_clients ROLE SRC:N...: in the background, a perl client opens N
+# connections from each source address SRC to 127.0.0.1:PORT, one after
+# another, each once the one before has read its first line or ended. It
+# never sends a byte, and keeps each connection until chat ends it.
+# ROLE.log gets "SRC#I port P" as connection I from SRC is made, each
+# line it then reads ("SRC#I HELLO chat/1") and how it ended ("SRC#I
+# closed", "SRC#I reset"); and "all connected" once all are made.
+silent_clients() {
+	local role=$1
+
+	shift
+	cat > silent.pl <<'EOF'
+use strict;
+use warnings;
+use IO::Select;
+use Socket;
+
+$| = 1;
+my $port = shift;
+my $open = IO::Select->new;
+my (%name, %buf, %lines);
+
+# Read what connection $s has; log its complete lines, or its end.
+sub take {
+	my ($s) = @_;
+	my $n = sysread($s, my $data, 65536);
+
+	if (!$n) {
+		print "$name{$s} ", defined $n ? "closed" : "reset", "\n";
+		$open->remove($s);
+		$lines{$s} = -1;
+		close $s;
+		return;
+	}
+	$buf{$s} .= $data;
+	while ($buf{$s} =~ s/^([^\n]*)\n//) {
+		print "$name{$s} $1\n";
+		$lines{$s}++;
+	}
+}
+
+for my $spec (@ARGV) {
+	my ($src, $count) = split /:/, $spec;
+	for my $i (1 .. $count) {
+		socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!\n";
+		bind($s, pack_sockaddr_in(0, inet_aton($src)))
+		    or die "bind $src: $!\n";
+		connect($s, pack_sockaddr_in($port, inet_aton("127.0.0.1")))
+		    or die "connect from $src: $!\n";
+		$name{$s} = "$src#$i";
+		$lines{$s} = 0;
+		printf "%s port %d\n", $name{$s},
+		    (unpack_sockaddr_in(getsockname($s)))[0];
+		$open->add($s);
+		my $this = IO::Select->new($s);
+		take($s) while $lines{$s} == 0 && $this->can_read(10);
+	}
+}
+print "all connected\n";
+while ($open->count) {
+	take($_) for $open->can_read;
+}
+EOF
+	timeout -k 2 $(( 2 * LIMIT )) perl silent.pl "$PORT" "$@" \
+	    > "$role.log" 2> "$role.perl.err" \
+	    3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+	echo "$!" >> "$T/pids"
+}
+
+# log_count ROLE TEXT: set COUNT to how many lines of ROLE.log are TEXT
+# after the connection's name.
+log_count() {
+	COUNT=$(awk -v text="$2" '{ sub(/^[^ ]* /, "") } $0 == text { n++ }
+	    END { print n + 0 }' "$1.log")
+}
+
+# log_has ROLE TEXT N: whether N lines of ROLE.log are TEXT.
+log_has() {
+	log_count "$1" "$2"
+	(( COUNT == $3 ))
+}
+
+# log_summary ROLE: what the connections of ROLE.log read, counted, for
+# failure messages.
+log_summary() {
+	awk '$2 != "port" && $0 != "all connected" { sub(/^[^ ]* /, "");
+	    n[$0]++ } END { for (t in n) printf "%d \"%s\"; ", n[t], t }' \
+	    "$1.log"
+	[[ -s $1.perl.err ]] && printf 'perl: %s' "$(show "$1.perl.err")"
+}
+
+# log_port ROLE NAME: set LPORT to the local port of connection NAME
+# (SRC#I) of ROLE.log.
+log_port() {
+	LPORT=$(awk -v name="$2" '$1 == name && $2 == "port" { print $3 }' \
+	    "$1.log")
+	[[ $LPORT ]] || fail "no connection $2 in $1.log: $(show "$1.log")"
+}
+
+# pool_fill: a full pool: 16 silent connections (ROLE s), 4 from each of
+# 127.0.0.2 to 127.0.0.5, each of them a candidate (it read HELLO).
+pool_fill() {
+	silent_clients s 127.0.0.2:4 127.0.0.3:4 127.0.0.4:4 127.0.0.5:4
+	wait_line s.log 'all connected'
+	log_has s 'HELLO chat/1' 16 ||
+	    fail "of 16 silent connections, 4 from each of 127.0.0.2-5," \
+	    "$COUNT read HELLO chat/1, expected 16: $(log_summary s)"
+}
+
+# first_turned_away: wait for l.err's first "Turned away" line; set
+# FIRST to it.
+first_turned_away() {
+	wait_line_re l.err 'Turned away .*'
+	FIRST=$(grep -m 1 '^Turned away ' l.err)
+}
+
+# squatter_start: in the background, a client that holds one silent
+# connection to 127.0.0.1:PORT at a time: it reads until chat closes it,
+# then connects again at once, until the listener is gone. squat.log
+# gets every line it reads. It holds none of the test's descriptors (a
+# listener's input would not end while it held it).
+squatter_start() {
+	(
+		exec 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
+		while exec 3<>"/dev/tcp/127.0.0.1/$PORT"; do
+			while IFS= read -r line <&3; do
+				printf '%s\n' "$line" >> squat.log
+			done
+			exec 3<&-
+		done 2> /dev/null
+	) &
+	echo "$!" >> "$T/pids"
+}
+
+# squatter_hellos_over N: whether the squatter has read more than N
+# HELLOs, that is, been taken on more than N times.
+squatter_hellos_over() {
+	[[ -f squat.log ]] && (( $(grep -c '^HELLO chat/1$' squat.log) > $1 ))
+}
+
+# fake_listener LINE: in the background, perl listens on 127.0.0.1, port
+# 0, and sends each connection LINE and a LF at once, then closes it
+# (after reading what came, so that the close is no reset). Sets PORT.
+fake_listener() {
+	timeout -k 2 "$LIMIT" perl -MSocket -e '
+	    $| = 1;
+	    socket(my $l, PF_INET, SOCK_STREAM, 0) or die "socket: $!\n";
+	    bind($l, pack_sockaddr_in(0, inet_aton("127.0.0.1")))
+		or die "bind: $!\n";
+	    listen($l, 5) or die "listen: $!\n";
+	    printf "port %d\n", (unpack_sockaddr_in(getsockname($l)))[0];
+	    while (accept(my $c, $l)) {
+		syswrite($c, "$ARGV[0]\n");
+		shutdown($c, 1);
+		my $in = "";
+		vec($in, fileno($c), 1) = 1;
+		1 while select(my $r = $in, undef, undef, 5) > 0 &&
+		    sysread($c, my $x, 65536);
+		close $c;
+	    }' "$1" > fake.log 2> fake.err 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+	echo "$!" >> "$T/pids"
+	wait_line_re fake.log 'port [0-9]+'
+	PORT=${MATCH#port }
+}
+
+# gone PID: whether process PID has exited (and been reaped).
+gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+# exits_after_one_signal ROLE: ROLE's chat (CPID), sent one SIGTERM,
+# exits within WAIT seconds.
+exits_after_one_signal() {
+	local wchan
+
+	kill -TERM "$CPID"
+	until_deadline "$WAIT" gone "$CPID" && return
+	wchan=$(cat "/proc/$CPID/wchan" 2>/dev/null)
+	fail "$1: still running $WAIT s after one SIGTERM (asleep in $wchan)"
+}
+
+# pipe_fill FIFO: fill the pipe FIFO, which the test holds open, until a
+# write would block: whoever writes to it next waits.
+pipe_fill() {
+	perl -MFcntl -e '
+	    sysopen(my $p, $ARGV[0], O_WRONLY | O_NONBLOCK) or die "$!\n";
+	    for my $size (4096, 1) {
+		1 while defined syswrite($p, "x" x $size);
+		$!{EAGAIN} or die "write: $!\n";
+	    }' "$1" || fail "cannot fill the pipe $1"
+}
+
+# fifo_expect_re FD ERE: the next line read from FD (a FIFO the test
+# holds open) matches ERE; set MATCH to it.
+fifo_expect_re() {
+	local line= status re="^($2)\$"
+
+	IFS= read -r -t "$WAIT" line <&"$1"
+	status=$?
+	(( status == 0 )) ||
+	    fail "no line /$2/ on fd $1 within $WAIT s (read status" \
+	    "$status, ${line@Q} so far)"
+	[[ $line =~ $re ]] || fail "read ${line@Q} on fd $1, expected /$2/"
+	MATCH=$line
+}
+
+# lines_in FILE N: whether FILE holds N lines or more.
+lines_in() {
+	[[ -f $1 ]] && (( $(wc -l < "$1") >= $2 ))
+}
+
+# turned_away_tally FILE: count FILE's "Turned away" lines (TA_LINES), the
+# connections they report (TA_TOTAL: one for a line that names one, N
+# for "Turned away N more: N busy"); set TA_FIRST to the first of them,
+# and TA_BAD to one of another kind, if any: only busy turn-aways are
+# expected.
+turned_away_tally() {
+	local line one='^Turned away 127\.0\.0\.1:[0-9]+: busy$'
+	local more='^Turned away ([0-9]+) more: ([0-9]+) busy$'
+
+	TA_LINES=0 TA_TOTAL=0 TA_FIRST= TA_BAD=
+	[[ -f $1 ]] || return 0
+	while IFS= read -r line; do
+		[[ $line == 'Turned away '* ]] || continue
+		(( TA_LINES++ )) || TA_FIRST=$line
+		if [[ $line =~ $one ]]; then
+			(( TA_TOTAL += 1 ))
+		elif [[ $line =~ $more ]] &&
+		    (( BASH_REMATCH[1] == BASH_REMATCH[2] )); then
+			(( TA_TOTAL += BASH_REMATCH[1] ))
+		else
+			TA_BAD=$line
+		fi
+	done < "$1"
+}
+
+# tallied REFRESH N: whether l.err, once REFRESH has brought it up to
+# date, reports N turned-away connections or more.
+tallied() {
+	"$1"
+	turned_away_tally l.err
+	(( TA_TOTAL >= $2 ))
+}
+
+# busy_flood_is_coalesced REFRESH: l is in a conversation on PORT, its peer
+# has the turn. 300 connections, one after another, are each sent BUSY;
+# l.err (brought up to date by REFRESH) then reports all 300 in at most
+# one line a second (one more for slack): the first in full, the rest as
+# "Turned away N more: N busy".
+busy_flood_is_coalesced() {
+	local refresh=$1 i try line first= start most
+
+	start=${EPOCHREALTIME/./}
+	for (( i = 1; i <= 300; i++ )); do
+		exec 4<>"/dev/tcp/127.0.0.1/$PORT" ||
+		    fail "connection $i: cannot connect to 127.0.0.1:$PORT"
+		if (( i == 1 )); then
+			# /proc/net/tcp can miss it (see raw_connect): again.
+			for try in 1 2 3 4 5; do
+				first=$(sock_port 4) && break
+			done
+			[[ $first ]] || fail "cannot find connection 1's port"
+		fi
+		line=
+		IFS= read -r -t "$WAIT" line <&4
+		[[ $line == BUSY ]] ||
+		    fail "connection $i read ${line@Q}, expected BUSY"
+		exec 4<&-
+	done
+	until_deadline "$WAIT" tallied "$refresh" 300 ||
+	    fail "the \"Turned away\" lines report $TA_TOTAL of the 300" \
+	    "connections $WAIT s after the last: $(show l.err)"
+	ms_since "$start"
+	most=$(( (TOOK + 999) / 1000 + 2 ))
+	note "300 turned away in $TOOK ms: $TA_LINES \"Turned away\" lines"
+	(( TA_LINES <= most )) ||
+	    fail "$TA_LINES \"Turned away\" lines for 300 connections turned" \
+	    "away in $TOOK ms, expected at most $most (one a second);" \
+	    "l.err: $(show l.err)"
+	[[ $TA_FIRST == "Turned away 127.0.0.1:$first: busy" ]] ||
+	    fail "first \"Turned away\" line ${TA_FIRST@Q}, expected" \
+	    "'Turned away 127.0.0.1:$first: busy'"
+	[[ ! $TA_BAD ]] || fail "unexpected line ${TA_BAD@Q} in l.err"
+	(( TA_TOTAL == 300 )) ||
+	    fail "the \"Turned away\" lines report $TA_TOTAL connections," \
+	    "expected 300: $(show l.err)"
+}
+
+# term_to_err: l.err is what l.term, the copy of l's terminal, shows, in
+# lines without their CR.
+term_to_err() {
+	tr -d '\r' < l.term > l.err
+}
+
+# --- Candidates: the first to complete its HELLO gets the conversation
+
+# Silent connections made before a real peer do not keep it out: each is
+# sent HELLO at once, the chat that comes after them completes its HELLO
+# first and is served, and the silent ones are then sent BUSY and closed.
+test_silent_candidates_get_busy_when_a_later_peer_completes_hello() {
+	fifo_hold l 7
+	printf 'hello\nQUIT\n' >&7
+	chat_listen l
+	silent_clients s 127.0.0.1:3
+	wait_line s.log 'all connected'
+	log_has s 'HELLO chat/1' 3 ||
+	    fail "of 3 silent connections, $COUNT read HELLO chat/1," \
+	    "expected 3: $(log_summary s)"
+	printf 'reply\n' > c.in
+	chat_connect c
+	chat_finish c 0
+	expect_bytes c.out 'They say: hello\n'
+	until_deadline "$WAIT" log_has s closed 3 ||
+	    fail "the silent connections are not all closed: $(log_summary s)"
+	log_has s BUSY 3 ||
+	    fail "$COUNT of 3 silent connections read BUSY: $(log_summary s)"
+	exec 7>&-
+	chat_finish l 0
+	expect_bytes l.out 'They say: reply\n'
+	expect_line_re l.err 'Connection from 127\.0\.0\.1:[0-9]+'
+}
+
+# A client that holds one silent connection at a time and connects again
+# the moment it is dropped (--timeout 1 drops it after a second) cannot
+# keep peers out: three conversations in a row are all served.
+test_squatter_reconnecting_at_once_does_not_keep_peers_out() {
+	local i taken=0
+
+	fifo_hold l 7
+	for i in 1 2 3; do
+		printf 'to %d a\nto %d b\n' "$i" "$i"
+	done >&7
+	chat_listen l --timeout 1
+	squatter_start
+	for i in 1 2 3; do
+		# The squatter has been taken on again before each peer comes.
+		until_deadline "$WAIT" squatter_hellos_over "$taken" ||
+		    fail "the squatter is not taken on before peer $i:" \
+		    "$(show squat.log)"
+		printf 'from %d\n' "$i" > "c$i.in"
+		chat_connect "c$i"
+		chat_finish "c$i" 0
+		expect_bytes "c$i.out" 'They say: %s\n' "to $i a" "to $i b"
+		taken=$(grep -c '^HELLO chat/1$' squat.log)
+	done
+	exec 7>&-
+	chat_finish l 0
+	expect_bytes l.out 'They say: %s\n' 'from 1' 'from 2' 'from 3'
+	[[ $(grep -cE '^Connection from 127\.0\.0\.1:[0-9]+$' l.err) == 3 ]] ||
+	    fail "expected 3 \"Connection from\" lines in l.err: $(show l.err)"
+}
+
+# --- Refusals: 4 candidates from one address, 16 in all
+
+# Twenty silent connections from one address: four become candidates, the
+# other sixteen are refused at once with ERR; a chat from another address
+# is served meanwhile, and the four are then sent BUSY and closed.
+test_fifth_candidate_from_one_address_gets_err_too_many() {
+	local refused want
+
+	fifo_hold l 7
+	printf 'hello\nQUIT\n' >&7
+	chat_listen l
+	silent_clients s 127.0.0.3:20
+	wait_line s.log 'all connected'
+	log_count s 'HELLO chat/1'
+	local hellos=$COUNT
+	log_count s 'ERR too many from your address'
+	(( hellos == 4 && COUNT == 16 )) ||
+	    fail "of 20 silent connections from 127.0.0.3, $hellos read" \
+	    "HELLO chat/1 and $COUNT ERR too many from your address," \
+	    "expected 4 and 16: $(log_summary s)"
+	until_deadline "$WAIT" log_has s closed 16 ||
+	    fail "the 16 refused are not all closed: $(log_summary s)"
+	refused=$(awk '$2 == "ERR" { print $1; exit }' s.log)
+	log_port s "$refused"
+	first_turned_away
+	want="Turned away 127.0.0.3:$LPORT: too many from this address"
+	[[ $FIRST == "$want" ]] ||
+	    fail "first \"Turned away\" line ${FIRST@Q}, expected ${want@Q}"
+
+	printf 'reply\n' > c.in
+	chat_connect c
+	chat_finish c 0
+	expect_bytes c.out 'They say: hello\n'
+	until_deadline "$WAIT" log_has s closed 20 ||
+	    fail "the 4 candidates are not closed: $(log_summary s)"
+	log_has s BUSY 4 ||
+	    fail "$COUNT of the 4 candidates read BUSY: $(log_summary s)"
+	exec 7>&-
+	chat_finish l 0
+	expect_bytes l.out 'They say: reply\n'
+}
+
+# 16 candidates from four addresses fill the pool: a 17th connection, from
+# a fifth address, is sent ERR listener full and closed, and a chat that
+# comes then says it was refused, exit 5. The candidates are kept.
+test_seventeenth_candidate_gets_err_listener_full_and_chat_is_refused() {
+	fifo_hold l 7
+	chat_listen l
+	pool_fill
+	silent_clients t 127.0.0.6:1
+	until_deadline "$WAIT" log_has t closed 1 ||
+	    fail "the 17th connection is still open: $(log_summary t)"
+	log_has t 'ERR listener full' 1 ||
+	    fail "the 17th connection did not read ERR listener full:" \
+	    "$(log_summary t)"
+	log_port t 127.0.0.6#1
+	first_turned_away
+	[[ $FIRST == "Turned away 127.0.0.6:$LPORT: full" ]] ||
+	    fail "first \"Turned away\" line ${FIRST@Q}, expected" \
+	    "'Turned away 127.0.0.6:$LPORT: full'"
+	printf 'never sent\n' > c.in
+	chat_connect c
+	chat_finish c 5
+	expect_bytes c.err 'chat: connect 127.0.0.1:%s: refused: %s\n' "$PORT" \
+	    'listener full'
+	expect_bytes c.out ''
+	# All that happened within the candidates' 5 s: none was dropped.
+	log_has s closed 0 ||
+	    fail "$COUNT candidates were closed meanwhile: $(log_summary s)"
+}
+
+# ERR before the listener's HELLO is a refusal: the reason, escaped, is
+# shown as the listener sent it, and chat exits 5, as for BUSY.
+test_err_before_listeners_hello_is_a_refusal_shown_escaped_exit_5() {
+	fake_listener $'ERR go \e[31maway'
+	printf 'never sent\n' > c.in
+	chat_connect c
+	chat_finish c 5
+	expect_bytes c.err 'chat: connect 127.0.0.1:%s: refused: %s\n' \
+	    "$PORT" 'go \x1b[31maway'
+	expect_bytes c.out ''
+}
+
+# --- Reports of connections that never became a conversation
+
+# 300 connections turned away during one conversation make a handful of
+# lines on stderr, not 300; their numbers add up to 300.
+test_turned_away_reports_are_coalesced_to_one_line_a_second() {
+	fifo_hold l 7
+	printf 'first\n' >&7
+	chat_listen l --once
+	raw_connect
+	raw_hello
+	raw_expect 'MSG first'		# their turn: newcomers get BUSY
+	busy_flood_is_coalesced :
+	raw_send 'MSG still here\n'
+	wait_line l.out 'They say: still here'
+	printf 'QUIT\n' >&7
+	raw_expect QUIT
+	raw_expect_close
+	raw_close
+	chat_finish l 0
+	exec 7>&-
+	expect_bytes l.out 'They say: still here\n'
+}
+
+# The same with stderr a terminal (script(1) gives it one, and copies
+# what it shows to l.term).
+test_turned_away_reports_are_coalesced_on_a_terminal_too() {
+	local command="exec timeout -k 2 $LIMIT ${CHAT@Q} --listen 127.0.0.1:0"
+
+	fifo_hold l 7
+	printf 'first\n' >&7
+	(
+		trap - PIPE
+		exec script -qfec "$command --once <l.in >l.out" /dev/null \
+		    </dev/null >l.term 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
+	) &
+	PID[l]=$!
+	echo "$!" >> "$T/pids"
+	until_deadline "$WAIT" eval 'term_to_err &&
+	    has_line_re l.err "Listening on 127\\.0\\.0\\.1:[0-9]+"' ||
+	    fail "no \"Listening on\" line on l's terminal: $(show l.term)"
+	PORT=${MATCH##*:}
+	raw_connect
+	raw_hello
+	raw_expect 'MSG first'
+	busy_flood_is_coalesced term_to_err
+	raw_send 'MSG still here\n'
+	wait_line l.out 'They say: still here'
+	printf 'QUIT\n' >&7
+	raw_expect QUIT
+	raw_expect_close
+	raw_close
+	chat_finish l 0
+	exec 7>&-
+	expect_bytes l.out 'They say: still here\n'
+}
+
+# --- One stop signal ends chat, whatever it is blocked on
+
+# stderr is a pipe that is full and that nobody reads: the listener
+# blocks writing its "Listening on" line. One SIGTERM ends it, exit 7
+# (the "interrupted" line, which could not be written, is dropped).
+test_one_sigterm_ends_listener_blocked_on_a_full_stderr_pipe_exit_7() {
+	mkfifo l.err || fail "mkfifo l.err failed"
+	exec 4<>l.err
+	pipe_fill l.err
+	fifo_hold l 7
+	chat_start l --listen 127.0.0.1:0
+	chat_pid l
+	until_deadline "$WAIT" sleeps_in "$CPID" '*pipe_write*' ||
+	    fail "chat is not blocked writing its stderr"
+	exits_after_one_signal l
+	chat_finish l 7
+	expect_bytes l.out ''
+}
+
+# In a conversation, stdout and stderr both full pipes that nobody reads:
+# the peer's message cannot be shown, nor anything said. One SIGTERM ends
+# chat, exit 7, and the peer is sent QUIT.
+test_one_sigterm_ends_conversation_with_stdout_and_stderr_full_exit_7() {
+	mkfifo l.out l.err || fail "mkfifo failed"
+	exec 4<>l.err 5<>l.out
+	pipe_fill l.out
+	printf 'hi\nnever sent\n' > l.in
+	chat_start l --listen 127.0.0.1:0 --once
+	fifo_expect_re 4 'Listening on 127\.0\.0\.1:[0-9]+'
+	PORT=${MATCH##*:}
+	chat_pid l
+	raw_connect
+	raw_hello
+	raw_expect 'MSG hi'
+	fifo_expect_re 4 "Connection from 127\\.0\\.0\\.1:$RAWPORT"
+	pipe_fill l.err
+	raw_send 'MSG shown to nobody\n'
+	until_deadline "$WAIT" sleeps_in "$CPID" '*pipe_write*' ||
+	    fail "chat is not blocked writing its stdout"
+	exits_after_one_signal l
+	raw_expect QUIT
+	raw_expect_close
+	raw_close
+	chat_finish l 7
+}
+
+# --- Memory: peak RSS within RSS_MAX_KB
+
+# Messages of 65,532 control bytes are shown four times longer (\x01 for
+# each): 20 each way, chat to chat, and neither side's peak RSS passes
+# the ceiling. Both inputs are FIFOs held open, so that both sides are
+# still there to be measured after the last message.
+test_messages_of_65532_control_bytes_keep_peak_rss_within_ceiling() {
+	local i shown lcat ccat
+
+	fifo_hold l 7
+	fifo_hold c 8
+	long_text "$TEXT_MAX" $'\001'
+	for (( i = 0; i < 20; i++ )); do
+		printf '%s\n' "$TEXT"
+	done > script
+	cat script >&7 8>&- &
+	lcat=$!
+	echo "$lcat" >> "$T/pids"
+	cat script >&8 7>&- &
+	ccat=$!
+	echo "$ccat" >> "$T/pids"
+	chat_listen l --once
+	chat_connect c
+	until_deadline "$WAIT" lines_in c.out 20 ||
+	    fail "the connector showed $(wc -l < c.out) of 20 messages"
+	until_deadline "$WAIT" lines_in l.out 20 ||
+	    fail "the listener showed $(wc -l < l.out) of 20 messages"
+	chat_pid l
+	rss_within_ceiling "$CPID" listener
+	chat_pid c
+	rss_within_ceiling "$CPID" connector
+	wait "$lcat" "$ccat"
+	printf 'QUIT\n' >&7
+	chat_finish c 0
+	chat_finish l 0
+	exec 7>&- 8>&-
+	long_text $(( 4 * TEXT_MAX )) '\x01'
+	shown=("$TEXT" "$TEXT" "$TEXT" "$TEXT" "$TEXT")
+	shown+=("${shown[@]}" "${shown[@]}" "${shown[@]}")
+	expect_bytes c.out 'They say: %s\n' "${shown[@]}"
+	expect_bytes l.out 'They say: %s\n' "${shown[@]}"
+}
+
+# A full pool, 16 silent candidates, does not take the listener's peak
+# RSS past the ceiling.
+test_listener_holding_16_silent_candidates_stays_within_rss_ceiling() {
+	fifo_hold l 7
+	chat_listen l
+	pool_fill
+	chat_pid l
+	rss_within_ceiling "$CPID" listener
+	log_has s closed 0 ||
+	    fail "$COUNT candidates were closed meanwhile: $(log_summary s)"
 }
 
 suite_main "$@"

@@ -220,6 +220,30 @@ proc_kb() {
 	KB=$FIELD
 }
 
+# RSS_MAX_KB: the most peak RSS (VmHWM) a chat may reach, either side, in
+# any case the suites try: a plain build's ceiling.
+RSS_MAX_KB=1945
+
+# sanitized: whether CHAT is built with a sanitizer whose shadow memory
+# makes its RSS mean nothing (RSS_MAX_KB is for a plain build).
+sanitized() {
+	grep -aqE '__(asan|msan|tsan|hwasan)_init' -- "$CHAT"
+}
+
+# rss_within_ceiling PID ROLE: ROLE's chat (PID) has peaked at RSS_MAX_KB
+# or less; noted. A sanitizer build is noted as not checked, not skipped
+# (CI fails a skip, and check-asan runs these suites).
+rss_within_ceiling() {
+	proc_kb "$1" VmHWM
+	if sanitized; then
+		note "$2: VmHWM $KB kB; sanitizer build: ceiling not checked"
+		return
+	fi
+	note "$2: VmHWM $KB kB (ceiling $RSS_MAX_KB kB)"
+	(( KB <= RSS_MAX_KB )) ||
+	    fail "$2: VmHWM $KB kB, more than $RSS_MAX_KB kB"
+}
+
 # sleeps_in PID GLOB...: whether process PID is asleep in the kernel at a
 # place (/proc/PID/wchan) that matches one of the GLOBs. Only a task that
 # has switched out has a wchan.
