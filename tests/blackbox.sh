@@ -1410,6 +1410,19 @@ accept_queue_is() {
 	[[ $queue ]] && (( 16#$queue == $2 ))
 }
 
+# rx_queue_is LPORT RPORT N: whether the socket on 127.0.0.1:LPORT that is
+# connected to 127.0.0.1:RPORT holds N bytes not yet read (rx_queue in
+# /proc/net/tcp).
+rx_queue_is() {
+	local here there queue
+
+	printf -v here '0100007F:%04X' "$1"
+	printf -v there '0100007F:%04X' "$2"
+	queue=$(awk -v here="$here" -v there="$there" '$2 == here &&
+	    $3 == there { sub(/.*:/, "", $5); print $5; exit }' /proc/net/tcp)
+	[[ $queue ]] && (( 16#$queue == $3 ))
+}
+
 # assorted_lines TAG N: set SCRIPT to N script lines of assorted lengths,
 # from empty to the longest a message may be, none of them QUIT. The
 # lengths straddle the 64 KiB reads and buffers of both sides.
@@ -2500,7 +2513,10 @@ test_one_sigterm_ends_listener_blocked_on_a_full_stderr_pipe_exit_7() {
 	fifo_hold l 7
 	chat_start l --listen 127.0.0.1:0
 	chat_pid l
-	until_deadline "$WAIT" sleeps_in "$CPID" '*pipe_write*' ||
+	# Blocked in the write itself, or (chat's own non-blocking
+	# descriptor) in the poll that waits for room: nothing else comes
+	# before the "Listening on" line.
+	until_deadline "$WAIT" sleeps_in "$CPID" '*pipe_write*' '*poll*' ||
 	    fail "chat is not blocked writing its stderr"
 	exits_after_one_signal l
 	chat_finish l 7
@@ -2525,7 +2541,11 @@ test_one_sigterm_ends_conversation_with_stdout_and_stderr_full_exit_7() {
 	fifo_expect_re 4 "Connection from 127\\.0\\.0\\.1:$RAWPORT"
 	pipe_fill l.err
 	raw_send 'MSG shown to nobody\n'
-	until_deadline "$WAIT" sleeps_in "$CPID" '*pipe_write*' ||
+	# Once it has taken the message in, chat's next act is to show it:
+	# asleep then, it is blocked on stdout (in the write, or in the poll
+	# that waits for room).
+	until_deadline "$WAIT" eval 'rx_queue_is "$PORT" "$RAWPORT" 0 &&
+	    sleeps_in "$CPID" "*pipe_write*" "*poll*"' ||
 	    fail "chat is not blocked writing its stdout"
 	exits_after_one_signal l
 	raw_expect QUIT
