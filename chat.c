@@ -76,6 +76,11 @@ enum ending {
 	END_LINGER	/* we sent QUIT or ERR: let it reach the peer first */
 };
 
+/* Code points first to last, for display escaping. */
+struct cp_range {
+	unsigned long first, last;
+};
+
 /* The poll slots, in the order of struct pollfd fds[]. */
 enum { POLL_LISTEN, POLL_PEER, POLL_STDIN, POLL_LINGER, POLL_SLOTS };
 
@@ -128,6 +133,10 @@ static void	 chat_stdin_input(struct chat *);
 static void	 chat_stop(struct chat *);
 static void	 chat_their_turn(struct chat *);
 static void	 chat_timeout(struct chat *);
+static int	 emoji_code_point(unsigned long);
+static size_t	 escape_hex(char *, char, unsigned long, int);
+static size_t	 escape_unit(char *, const unsigned char *, size_t, size_t,
+		    size_t *);
 static long long frame_ms(const struct chat *);
 static int	 io_write_all(int, int, struct iovec *, int, long long);
 static int	 io_write_local(int, struct iovec *, int);
@@ -141,6 +150,7 @@ static long long now_ms(void);
 static void	 on_signal(int);
 static int	 parse_seconds(const char *, long long *);
 static void	 prompt_end(int);
+static int	 range_holds(const struct cp_range *, size_t, unsigned long);
 static void	 say(int, const char *, ...);
 static void	 signals_init(void);
 static void	 stdfds_init(void);
@@ -151,7 +161,10 @@ static void	 term_restore(void);
 static int	 unsafe_code_point(unsigned long);
 static void	 usage(FILE *);
 static size_t	 utf8_decode(const unsigned char *, size_t, unsigned long *);
+static size_t	 utf8_decode_before(const unsigned char *, size_t,
+		    unsigned long *);
 static struct timespec	 *wait_until(long long, struct timespec *);
+static int	 zwj_joins_emoji(const unsigned char *, size_t, size_t);
 
 /* Set by on_signal() to the stop signal that arrived; the loop acts on it. */
 static volatile sig_atomic_t stop_signal;
@@ -606,6 +619,46 @@ endpoint_parse(const char *spec, enum endpoint_use use, struct endpoint *ep)
 /* === Display escaping ===================================================== */
 
 /*
+ * Valid code points that must not reach the terminal as they are (the
+ * README's list): they move the cursor, end the line, reorder the text
+ * or show nothing at all, so the peer could use them to pass off text
+ * as other than it is. Sorted, for range_holds().
+ */
+static const struct cp_range unsafe_ranges[] = {
+	{ 0x0080, 0x009f },	/* C1 controls: CSI, OSC, NEL... */
+	{ 0x061c, 0x061c },	/* Arabic letter mark (bidi) */
+	{ 0x115f, 0x1160 },	/* Hangul fillers: blank */
+	{ 0x180e, 0x180e },	/* Mongolian vowel separator: invisible */
+	{ 0x200b, 0x200f },	/* zero width space, ZWNJ, ZWJ, LRM, RLM */
+	{ 0x2028, 0x2029 },	/* line and paragraph separators */
+	{ 0x202a, 0x202e },	/* bidi embeddings and overrides */
+	{ 0x2060, 0x2064 },	/* word joiner, invisible operators */
+	{ 0x2066, 0x2069 },	/* bidi isolates */
+	{ 0x206a, 0x206f },	/* deprecated format controls */
+	{ 0x3164, 0x3164 },	/* Hangul filler: blank */
+	{ 0xfeff, 0xfeff },	/* zero width no-break space (BOM) */
+	{ 0xffa0, 0xffa0 },	/* halfwidth Hangul filler: blank */
+	{ 0xfff9, 0xfffb },	/* interlinear annotation controls */
+	{ 0xe0000, 0xe007f }	/* tags: invisible text */
+};
+
+/*
+ * The emoji a ZWJ may join (see zwj_joins_emoji()): a few whole blocks,
+ * all visible, which hold every code point that stands next to a ZWJ in
+ * Unicode's ZWJ sequences (Unicode 17). The skin-tone modifiers
+ * U+1F3FB-U+1F3FF are left out: they only modify the emoji before them.
+ * Sorted, for range_holds().
+ */
+static const struct cp_range emoji_ranges[] = {
+	{ 0x2190, 0x21ff },	/* arrows: face shaking = 1F642 ZWJ 2194 */
+	{ 0x2300, 0x23ff },	/* miscellaneous technical: watch, hourglass */
+	{ 0x2600, 0x27bf },	/* symbols, dingbats: heart, gender signs */
+	{ 0x2b00, 0x2bff },	/* more symbols: black cat = 1F408 ZWJ 2B1B */
+	{ 0x1f000, 0x1f3fa },	/* cards, regional indicators (flags)... */
+	{ 0x1f400, 0x1faff }	/* people, animals, objects, faces */
+};
+
+/*
  * The length of the valid, shortest-form UTF-8 sequence at s (at most n
  * bytes), storing its code point; 0 if s does not start one.
  */
@@ -646,13 +699,133 @@ utf8_decode(const unsigned char *s, size_t n, unsigned long *cp)
 	return need + 1;
 }
 
+/* Whether cp lies in one of the n ranges r[], sorted by first. */
+static int
+range_holds(const struct cp_range *r, size_t n, unsigned long cp)
+{
+	size_t i;
+
+	for (i = 0; i < n && r[i].first <= cp; i++)
+		if (cp <= r[i].last)
+			return 1;
+	return 0;
+}
+
 /* Whether a valid code point still must not reach the terminal as is. */
 static int
 unsafe_code_point(unsigned long cp)
 {
-	return cp <= 0x9f ||			/* C1 controls */
-	    (cp >= 0x202a && cp <= 0x202e) ||	/* bidi embeddings, overrides */
-	    (cp >= 0x2066 && cp <= 0x2069);	/* bidi isolates */
+	return range_holds(unsafe_ranges,
+	    sizeof(unsafe_ranges) / sizeof(unsafe_ranges[0]), cp);
+}
+
+/* Whether cp is an emoji that a ZWJ may join (see zwj_joins_emoji()). */
+static int
+emoji_code_point(unsigned long cp)
+{
+	return range_holds(emoji_ranges,
+	    sizeof(emoji_ranges) / sizeof(emoji_ranges[0]), cp);
+}
+
+/*
+ * The length of the valid UTF-8 sequence that ends just before s[i],
+ * storing its code point; 0 if there is none. It is the code point that
+ * display_escape() took there, walking forward: a valid sequence begins
+ * with a lead byte, which no sequence before it can have swallowed.
+ */
+static size_t
+utf8_decode_before(const unsigned char *s, size_t i, unsigned long *cp)
+{
+	size_t k;
+
+	if (i > 0 && s[i - 1] < 0x80) {
+		*cp = s[i - 1];
+		return 1;
+	}
+	for (k = 2; k <= 4 && k <= i; k++)
+		if (utf8_decode(s + i - k, k, cp) == k)
+			return k;
+	return 0;
+}
+
+/*
+ * Whether the ZWJ (U+200D) at s[i] joins two emoji, and so is kept. The
+ * family, the rainbow flag and the people at work are emoji joined by
+ * ZWJs; with the ZWJs escaped they would fall apart into pieces and
+ * backslashes. Anywhere else a ZWJ shows nothing, and could make two
+ * different names look the same, so it is escaped. The rule looks at
+ * the code points around the ZWJ only:
+ *
+ *	EMOJI [SKIN TONE] [U+FE0F] ZWJ EMOJI
+ *
+ * EMOJI is in emoji_ranges[], SKIN TONE is U+1F3FB-U+1F3FF (woman, tone,
+ * ZWJ, laptop), and U+FE0F asks for the emoji form (white flag, FE0F,
+ * ZWJ, rainbow). Whether Unicode names the whole as a sequence does not
+ * matter: every EMOJI is visible, so a ZWJ kept between two hides
+ * nothing, and a font without the sequence shows the emoji side by side.
+ */
+static int
+zwj_joins_emoji(const unsigned char *s, size_t len, size_t i)
+{
+	unsigned long cp = 0;
+	size_t n;
+
+	if (len - i <= 3 || utf8_decode(s + i + 3, len - i - 3, &cp) == 0 ||
+	    !emoji_code_point(cp))
+		return 0;
+	n = utf8_decode_before(s, i, &cp);
+	if (n > 0 && cp == 0xfe0f) {
+		i -= n;
+		n = utf8_decode_before(s, i, &cp);
+	}
+	if (n > 0 && cp >= 0x1f3fb && cp <= 0x1f3ff) {
+		i -= n;
+		n = utf8_decode_before(s, i, &cp);
+	}
+	return n > 0 && emoji_code_point(cp);
+}
+
+/* Write a backslash, letter, and v in digits lowercase hex digits; returns
+ * the bytes written. */
+static size_t
+escape_hex(char *out, char letter, unsigned long v, int digits)
+{
+	static const char hex[] = "0123456789abcdef";
+	int k;
+
+	out[0] = '\\';
+	out[1] = letter;
+	for (k = 0; k < digits; k++)
+		out[2 + k] = hex[v >> 4 * (digits - 1 - k) & 0xf];
+	return 2 + (size_t)digits;
+}
+
+/*
+ * Show the byte or code point at s[i], which is not printable ASCII, in
+ * out (room for 10 bytes: "\\U000e0001"). Sets *used to the bytes of s
+ * it stands for; returns the bytes written.
+ */
+static size_t
+escape_unit(char *out, const unsigned char *s, size_t len, size_t i,
+    size_t *used)
+{
+	unsigned long cp = 0;
+	size_t n = s[i] < 0x80 ? 0 : utf8_decode(s + i, len - i, &cp);
+
+	*used = n > 0 ? n : 1;
+	if (s[i] == '\t') {
+		out[0] = '\t';
+		return 1;
+	}
+	if (n == 0)		/* a control byte, or not UTF-8 */
+		return escape_hex(out, 'x', s[i], 2);
+	if (!unsafe_code_point(cp) ||
+	    (cp == 0x200d && zwj_joins_emoji(s, len, i))) {
+		memcpy(out, s + i, n);
+		return n;
+	}
+	return cp > 0xffff ? escape_hex(out, 'U', cp, 8) :
+	    escape_hex(out, 'u', cp, 4);
 }
 
 size_t
@@ -680,46 +853,20 @@ display_plain(const char *text, size_t len)
 size_t
 display_escape(char *out, const char *in, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)in;
-	char *o = out;
-	unsigned long cp;
-	size_t i = 0, n;
+	size_t i = 0, o = 0, n, used;
 
 	while (i < len) {
 		n = display_plain(in + i, len - i);
-		memcpy(o, s + i, n);
+		memcpy(out + o, in + i, n);
 		o += n;
 		i += n;
 		if (i == len)
 			break;
-		if (s[i] == '\t') {
-			*o++ = '\t';
-			i++;
-			continue;
-		}
-		n = s[i] < 0x80 ? 0 : utf8_decode(s + i, len - i, &cp);
-		if (n == 0) {	/* a control byte, or not UTF-8 */
-			*o++ = '\\';
-			*o++ = 'x';
-			*o++ = hex[s[i] >> 4];
-			*o++ = hex[s[i] & 0xf];
-			i++;
-		} else if (unsafe_code_point(cp)) {
-			*o++ = '\\';
-			*o++ = 'u';
-			*o++ = hex[cp >> 12 & 0xf];
-			*o++ = hex[cp >> 8 & 0xf];
-			*o++ = hex[cp >> 4 & 0xf];
-			*o++ = hex[cp & 0xf];
-			i += n;
-		} else {
-			memcpy(o, s + i, n);
-			o += n;
-			i += n;
-		}
+		o += escape_unit(out + o, s, len, i, &used);
+		i += used;
 	}
-	return o - out;
+	return o;
 }
 
 /* === Terminal ============================================================= */

@@ -23,7 +23,9 @@
 #define CHAT_FRAME_SECS	10
 /* The longest host name or address an endpoint may hold. */
 #define CHAT_HOST_MAX	255
-/* display_escape() writes at most this many bytes for n input bytes. */
+/* display_escape() writes at most this many bytes for n input bytes: no
+ * escape is over four times what it stands for ("\x1b" for one byte;
+ * "\U000e0001" for four is 2.5 times). */
 #define CHAT_ESCAPED_MAX(n)	(4 * (size_t)(n))
 
 /* Exit statuses; the README has the table. */
@@ -111,8 +113,9 @@ const char *endpoint_parse(const char *spec, enum endpoint_use use,
 
 /*
  * Copy len bytes of peer text to out, escaping what could act on a
- * terminal (see the README). out must hold CHAT_ESCAPED_MAX(len) bytes.
- * Returns the bytes written; the result is valid UTF-8.
+ * terminal or pass for other text (see the README). out must hold
+ * CHAT_ESCAPED_MAX(len) bytes. Returns the bytes written; the result is
+ * valid UTF-8.
  */
 size_t display_escape(char *out, const char *in, size_t len);
 /*
