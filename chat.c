@@ -50,6 +50,10 @@
 #define SAY_MAX		512
 /* Room for status lines held back while the user types at the prompt. */
 #define HELD_MAX	1024
+/* A peer message that needs escaping is shown in pieces of at most this
+ * many bytes: escaped, the longest message may be 4 x 65532 bytes, and a
+ * buffer for all of it would be most of chat's memory. */
+#define SHOWN_MAX	4096
 /* Of an ERR reason from the peer, quote at most this many bytes. */
 #define REASON_MAX	120
 #define LISTEN_BACKLOG	16
@@ -152,6 +156,7 @@ static int	 parse_seconds(const char *, long long *);
 static void	 prompt_end(int);
 static int	 range_holds(const struct cp_range *, size_t, unsigned long);
 static void	 say(int, const char *, ...);
+static int	 show_escaped(int, const char *, size_t);
 static void	 signals_init(void);
 static void	 stdfds_init(void);
 static void	 term_cooked(void);
@@ -185,8 +190,9 @@ static int prompt_open;
 static char held[HELD_MAX];
 static size_t held_len;
 static unsigned held_lost;
-/* One peer message as shown: "They say: ", the escaped text, LF. */
-static char shown[sizeof("They say: ") + CHAT_ESCAPED_MAX(CHAT_TEXT_MAX)];
+/* A peer message as shown ("They say: ", the escaped text, LF), or the
+ * next piece of it. */
+static char shown[SHOWN_MAX];
 
 /* === Time ================================================================ */
 
@@ -802,7 +808,7 @@ escape_hex(char *out, char letter, unsigned long v, int digits)
 
 /*
  * Show the byte or code point at s[i], which is not printable ASCII, in
- * out (room for 10 bytes: "\\U000e0001"). Sets *used to the bytes of s
+ * out (room for CHAT_ESCAPE_UNIT bytes). Sets *used to the bytes of s
  * it stands for; returns the bytes written.
  */
 static size_t
@@ -850,23 +856,46 @@ display_plain(const char *text, size_t len)
 	return i;
 }
 
+/* Plain ASCII is copied a run at a time, anything else one byte or code
+ * point at a time, until the next does not fit. */
+size_t
+display_escape_some(char *out, size_t outsize, const char *text, size_t len,
+    size_t *pos)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	char unit[CHAT_ESCAPE_UNIT], *to;
+	size_t i = *pos, o = 0, n, used;
+
+	while (i < len && o < outsize) {
+		n = len - i < outsize - o ? len - i : outsize - o;
+		n = display_plain(text + i, n);
+		memcpy(out + o, text + i, n);
+		o += n;
+		i += n;
+		if (i == len || o == outsize)
+			break;
+		/* Straight into out when it surely fits, else try it aside. */
+		to = outsize - o >= CHAT_ESCAPE_UNIT ? out + o : unit;
+		n = escape_unit(to, s, len, i, &used);
+		if (n > outsize - o)
+			break;
+		if (to == unit)
+			memcpy(out + o, unit, n);
+		o += n;
+		i += used;
+	}
+	*pos = i;
+	return o;
+}
+
+/* Every byte or code point's escape fits in four bytes per input byte
+ * (see CHAT_ESCAPED_MAX), so one call takes all of in. */
 size_t
 display_escape(char *out, const char *in, size_t len)
 {
-	const unsigned char *s = (const unsigned char *)in;
-	size_t i = 0, o = 0, n, used;
+	size_t pos = 0;
 
-	while (i < len) {
-		n = display_plain(in + i, len - i);
-		memcpy(out + o, in + i, n);
-		o += n;
-		i += n;
-		if (i == len)
-			break;
-		o += escape_unit(out + o, s, len, i, &used);
-		i += used;
-	}
-	return o;
+	return display_escape_some(out, CHAT_ESCAPED_MAX(len), in, len, &pos);
 }
 
 /* === Terminal ============================================================= */
@@ -1422,7 +1451,41 @@ chat_their_turn(struct chat *c)
 	c->deadline = c->timeout_ms < 0 ? -1 : now_ms() + c->timeout_ms;
 }
 
-/* Show a message from the peer on stdout: one line, escaped, one write. */
+/*
+ * Write "They say: ", text escaped and LF to fd, in writes of at most
+ * SHOWN_MAX bytes: one for most messages. A stop signal that came during
+ * a piece stops before the next, so that no write blocks after it.
+ * Returns as io_write_local().
+ */
+static int
+show_escaped(int fd, const char *text, size_t len)
+{
+	static const char head[] = "They say: ";
+	sig_atomic_t stops = stop_count;
+	struct iovec iov = { shown, sizeof(head) - 1 };
+	size_t pos = 0;
+
+	memcpy(shown, head, sizeof(head) - 1);
+	for (;;) {
+		/* SHOWN_MAX - 1 leaves room for the LF, and is well above
+		 * CHAT_ESCAPE_UNIT: every call makes progress. */
+		iov.iov_len += display_escape_some(shown + iov.iov_len,
+		    sizeof(shown) - 1 - iov.iov_len, text, len, &pos);
+		if (pos == len)
+			shown[iov.iov_len++] = '\n';
+		if (io_write_local(fd, &iov, 1) < 0)
+			return -1;
+		if (pos == len)
+			return 0;
+		if (stop_count != stops) {
+			errno = EINTR;
+			return -1;
+		}
+		iov.iov_len = 0;
+	}
+}
+
+/* Show a message from the peer on stdout: one line, escaped. */
 static void
 chat_show(struct chat *c, const char *text, size_t len)
 {
@@ -1432,18 +1495,14 @@ chat_show(struct chat *c, const char *text, size_t len)
 		{ (void *)text, len },
 		{ "\n", 1 }
 	};
-	int n = 3;
+	int r;
 
 	/* Plain text, the usual case, goes out from where it arrived. */
-	if (display_plain(text, len) < len) {
-		memcpy(shown, head, sizeof(head) - 1);
-		iov[0].iov_base = shown;
-		iov[0].iov_len = sizeof(head) - 1 + display_escape(shown +
-		    sizeof(head) - 1, text, len);
-		shown[iov[0].iov_len++] = '\n';
-		n = 1;
-	}
-	if (io_write_local(c->out_fd, iov, n) == 0)
+	if (display_plain(text, len) == len)
+		r = io_write_local(c->out_fd, iov, 3);
+	else
+		r = show_escaped(c->out_fd, text, len);
+	if (r == 0)
 		return;
 	if (errno == EINTR)		/* a stop signal: the loop handles it */
 		return;

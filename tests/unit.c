@@ -641,7 +641,8 @@ test_escape_shows_zwj_not_between_two_emoji_as_u_escape(void)
 	CHECK(ESCAPES(MAN ZWJ "\x1b" WOMAN, MAN "\\u200d\\x1b" WOMAN));
 }
 
-/* \U escapes (4 bytes in, 10 out) stay within CHAT_ESCAPED_MAX. */
+/* \U escapes (4 bytes in, 10 out) stay within CHAT_ESCAPED_MAX, and the
+ * longest escape of one code point is CHAT_ESCAPE_UNIT bytes. */
 static void
 test_escape_long_u_escapes_fit_the_documented_bounds(void)
 {
@@ -651,7 +652,97 @@ test_escape_long_u_escapes_fit_the_documented_bounds(void)
 	for (i = 0; i < sizeof(in); i += 4)
 		memcpy(in + i, "\xf3\xa0\x81\xbf", 4);
 	CHECK(display_escape(out, in, sizeof(in)) == 10 * sizeof(in) / 4);
-	CHECK(display_escape(out, in, 4) == 10);
+	CHECK(display_escape(out, in, 4) == CHAT_ESCAPE_UNIT);
+	CHECK(CHAT_ESCAPE_UNIT == 10);
+}
+
+/* display_escape_some() stops before a byte or code point whose escape
+ * does not fit, never inside one, and goes on from there. */
+static void
+test_escape_some_stops_before_what_does_not_fit(void)
+{
+	static const char in[] = "abcdefgh\x1b" MAN "\xf3\xa0\x80\x81";
+	char out[CHAT_ESCAPE_UNIT];
+	size_t pos = 0, n;
+
+	n = display_escape_some(out, sizeof(out), in, sizeof(in) - 1, &pos);
+	CHECK(same(out, n, "abcdefgh") && pos == 8);
+	n = display_escape_some(out, sizeof(out), in, sizeof(in) - 1, &pos);
+	CHECK(same(out, n, "\\x1b" MAN) && pos == 13);
+	n = display_escape_some(out, sizeof(out), in, sizeof(in) - 1, &pos);
+	CHECK(same(out, n, "\\U000e0001") && pos == 17);
+	n = display_escape_some(out, sizeof(out), in, sizeof(in) - 1, &pos);
+	CHECK(n == 0 && pos == 17);
+}
+
+/*
+ * Whether escaping in (len bytes) piece by piece, with every outsize from
+ * CHAT_ESCAPE_UNIT to one more than the whole needs, joins to what
+ * display_escape() makes of the whole; each piece must fit its outsize
+ * and move on.
+ */
+static int
+pieces_join_to_whole(const char *in, size_t len)
+{
+	char whole[CHAT_ESCAPED_MAX(128)], joined[CHAT_ESCAPED_MAX(128)];
+	char piece[CHAT_ESCAPED_MAX(128) + 1];
+	size_t wlen, jlen, outsize, pos, n;
+
+	if (len > 128)
+		return 0;
+	wlen = display_escape(whole, in, len);
+	for (outsize = CHAT_ESCAPE_UNIT; outsize <= wlen + 1; outsize++) {
+		for (pos = 0, jlen = 0; pos < len; jlen += n) {
+			n = display_escape_some(piece, outsize, in, len, &pos);
+			if (n == 0 || n > outsize)
+				return 0;
+			memcpy(joined + jlen, piece, n);
+		}
+		if (jlen != wlen || memcmp(joined, whole, wlen) != 0) {
+			printf("     outsize %zu: got \"%.*s\", "
+			    "want \"%.*s\"\n", outsize, (int)jlen, joined,
+			    (int)wlen, whole);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Pieces joined equal the whole: the inputs above, and mixes of their
+ * parts (emoji, ZWJ, selectors, tags, bad bytes) chosen by a fixed LCG. */
+static void
+test_escape_in_pieces_joins_to_the_whole_for_every_outsize(void)
+{
+	static const char *const parts[] = {
+		"a", "ok ", "\t", "\x1b", "\xff", "\xf0\x9f\x91", ZWJ, VS15,
+		VS16, TONE3, MAN, WOMAN, HEART, WHITE_FLAG, RAINBOW,
+		"\xe2\x80\xa8", "\xef\xbb\xbf", "\xf3\xa0\x80\x81", "\xc2\x9b",
+		"\xe2\x80\xae", "\xe4\xb8\xad", "\xe2\xac\x9b",
+	};
+	const size_t nparts = sizeof(parts) / sizeof(parts[0]);
+	unsigned long seed = 1;
+	char in[128];
+	size_t len, k, i;
+	int ok = 1;
+
+	CHECK(pieces_join_to_whole(FAMILY, sizeof(FAMILY) - 1));
+	CHECK(pieces_join_to_whole(ZWJ MAN ZWJ ZWJ WOMAN TONE3 VS16 ZWJ
+	    LAPTOP ZWJ, sizeof(ZWJ MAN ZWJ ZWJ WOMAN TONE3 VS16 ZWJ LAPTOP
+	    ZWJ) - 1));
+	CHECK(pieces_join_to_whole("plain text, longer than one piece is",
+	    36));
+	CHECK(pieces_join_to_whole("", 0));
+	for (i = 0; i < 400 && ok; i++) {
+		for (len = 0; len < sizeof(in) - 8; len += strlen(parts[k])) {
+			seed = seed * 1103515245 + 12345;
+			k = (seed >> 16) % (nparts + 2);
+			if (k >= nparts)
+				break;		/* ends the input early */
+			memcpy(in + len, parts[k], strlen(parts[k]));
+		}
+		ok = pieces_join_to_whole(in, len);
+	}
+	CHECK(ok);
 }
 
 int
@@ -685,6 +776,8 @@ main(void)
 	test_escape_keeps_zwj_between_the_ends_of_each_emoji_range();
 	test_escape_shows_zwj_not_between_two_emoji_as_u_escape();
 	test_escape_long_u_escapes_fit_the_documented_bounds();
+	test_escape_some_stops_before_what_does_not_fit();
+	test_escape_in_pieces_joins_to_the_whole_for_every_outsize();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
