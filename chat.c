@@ -128,6 +128,11 @@ enum stranger {
 	STRANGER_KINDS
 };
 
+/* Code points first to last, for display escaping. */
+struct cp_range {
+	unsigned long first, last;
+};
+
 struct local {
 	int fd;
 	enum local_kind kind;
@@ -212,7 +217,10 @@ static int	 conn_send(struct chat *, struct conn *, enum verb, const char *);
 static void	 conn_timeout(struct chat *, struct conn *);
 static void	 conn_violation(struct chat *, struct conn *, const char *);
 static long long	 deadline_min(long long, long long);
+static int	 emoji_code_point(unsigned long);
 static void	 err_write(struct chat *, const char *, size_t);
+static size_t	 escape_hex(char *, char, unsigned long, int);
+static size_t	 escape_unit(char *, const unsigned char *, size_t, size_t, size_t *);
 static long long	 frame_ms(const struct chat *);
 static int	 io_write_all(struct chat *, int, enum local_kind, struct iovec *, int, long long);
 static ssize_t	 io_write_shared(int, const struct iovec *, int);
@@ -230,6 +238,7 @@ static void	 net_tune(int);
 static void	 on_signal(int);
 static int	 parse_seconds(const char *, long long *);
 static void	 prompt_end(struct chat *, int);
+static int	 range_holds(const struct cp_range *, size_t, unsigned long);
 static void	 report(struct chat *, int, int, const char *, va_list);
 static void	 say(struct chat *, int, const char *, ...);
 static void	 stdfds_init(void);
@@ -244,8 +253,10 @@ static void	 term_restore(void);
 static int	 unsafe_code_point(unsigned long);
 static void	 usage(FILE *);
 static size_t	 utf8_decode(const unsigned char *, size_t, unsigned long *);
+static size_t	 utf8_decode_before(const unsigned char *, size_t, unsigned long *);
 static struct timespec	*wait_until(const struct chat *, long long, struct timespec *);
 static void	 warn_usage(const char *, ...);
+static int	 zwj_joins_emoji(const unsigned char *, size_t, size_t);
 
 /*
  * Where signals are let in (one rule for every wait). The stop signals
@@ -894,6 +905,46 @@ endpoint_parse(const char *spec, enum endpoint_use use, struct endpoint *ep)
 /* === Display escaping ===================================================== */
 
 /*
+ * Valid code points that must not reach the terminal as they are (the
+ * README's list): they move the cursor, end the line, reorder the text
+ * or show nothing at all, so the peer could use them to pass off text
+ * as other than it is. Sorted, for range_holds().
+ */
+static const struct cp_range unsafe_ranges[] = {
+	{ 0x0080, 0x009f },	/* C1 controls: CSI, OSC, NEL... */
+	{ 0x061c, 0x061c },	/* Arabic letter mark (bidi) */
+	{ 0x115f, 0x1160 },	/* Hangul fillers: blank */
+	{ 0x180e, 0x180e },	/* Mongolian vowel separator: invisible */
+	{ 0x200b, 0x200f },	/* zero width space, ZWNJ, ZWJ, LRM, RLM */
+	{ 0x2028, 0x2029 },	/* line and paragraph separators */
+	{ 0x202a, 0x202e },	/* bidi embeddings and overrides */
+	{ 0x2060, 0x2064 },	/* word joiner, invisible operators */
+	{ 0x2066, 0x2069 },	/* bidi isolates */
+	{ 0x206a, 0x206f },	/* deprecated format controls */
+	{ 0x3164, 0x3164 },	/* Hangul filler: blank */
+	{ 0xfeff, 0xfeff },	/* zero width no-break space (BOM) */
+	{ 0xffa0, 0xffa0 },	/* halfwidth Hangul filler: blank */
+	{ 0xfff9, 0xfffb },	/* interlinear annotation controls */
+	{ 0xe0000, 0xe007f }	/* tags: invisible text */
+};
+
+/*
+ * The emoji a ZWJ may join (see zwj_joins_emoji()): a few whole blocks,
+ * all visible, which hold every code point that stands next to a ZWJ in
+ * Unicode's ZWJ sequences (Unicode 17). The skin-tone modifiers
+ * U+1F3FB-U+1F3FF are left out: they only modify the emoji before them.
+ * Sorted, for range_holds().
+ */
+static const struct cp_range emoji_ranges[] = {
+	{ 0x2190, 0x21ff },	/* arrows: face shaking = 1F642 ZWJ 2194 */
+	{ 0x2300, 0x23ff },	/* miscellaneous technical: watch, hourglass */
+	{ 0x2600, 0x27bf },	/* symbols, dingbats: heart, gender signs */
+	{ 0x2b00, 0x2bff },	/* more symbols: black cat = 1F408 ZWJ 2B1B */
+	{ 0x1f000, 0x1f3fa },	/* cards, regional indicators (flags)... */
+	{ 0x1f400, 0x1faff }	/* people, animals, objects, faces */
+};
+
+/*
  * The length of the valid, shortest-form UTF-8 sequence at s (at most n
  * bytes), storing its code point; 0 if s does not start one.
  */
@@ -934,13 +985,133 @@ utf8_decode(const unsigned char *s, size_t n, unsigned long *cp)
 	return need + 1;
 }
 
+/* Whether cp lies in one of the n ranges r[], sorted by first. */
+static int
+range_holds(const struct cp_range *r, size_t n, unsigned long cp)
+{
+	size_t i;
+
+	for (i = 0; i < n && r[i].first <= cp; i++)
+		if (cp <= r[i].last)
+			return 1;
+	return 0;
+}
+
 /* Whether a valid code point still must not reach the terminal as is. */
 static int
 unsafe_code_point(unsigned long cp)
 {
-	return cp <= 0x9f ||			/* C1 controls */
-	    (cp >= 0x202a && cp <= 0x202e) ||	/* bidi embeddings, overrides */
-	    (cp >= 0x2066 && cp <= 0x2069);	/* bidi isolates */
+	return range_holds(unsafe_ranges,
+	    sizeof(unsafe_ranges) / sizeof(unsafe_ranges[0]), cp);
+}
+
+/* Whether cp is an emoji that a ZWJ may join (see zwj_joins_emoji()). */
+static int
+emoji_code_point(unsigned long cp)
+{
+	return range_holds(emoji_ranges,
+	    sizeof(emoji_ranges) / sizeof(emoji_ranges[0]), cp);
+}
+
+/*
+ * The length of the valid UTF-8 sequence that ends just before s[i],
+ * storing its code point; 0 if there is none. It is the code point that
+ * display_escape() took there, walking forward: a valid sequence begins
+ * with a lead byte, which no sequence before it can have swallowed.
+ */
+static size_t
+utf8_decode_before(const unsigned char *s, size_t i, unsigned long *cp)
+{
+	size_t k;
+
+	if (i > 0 && s[i - 1] < 0x80) {
+		*cp = s[i - 1];
+		return 1;
+	}
+	for (k = 2; k <= 4 && k <= i; k++)
+		if (utf8_decode(s + i - k, k, cp) == k)
+			return k;
+	return 0;
+}
+
+/*
+ * Whether the ZWJ (U+200D) at s[i] joins two emoji, and so is kept. The
+ * family, the rainbow flag and the people at work are emoji joined by
+ * ZWJs; with the ZWJs escaped they would fall apart into pieces and
+ * backslashes. Anywhere else a ZWJ shows nothing, and could make two
+ * different names look the same, so it is escaped. The rule looks at
+ * the code points around the ZWJ only:
+ *
+ *	EMOJI [SKIN TONE] [U+FE0F] ZWJ EMOJI
+ *
+ * EMOJI is in emoji_ranges[], SKIN TONE is U+1F3FB-U+1F3FF (woman, tone,
+ * ZWJ, laptop), and U+FE0F asks for the emoji form (white flag, FE0F,
+ * ZWJ, rainbow). Whether Unicode names the whole as a sequence does not
+ * matter: every EMOJI is visible, so a ZWJ kept between two hides
+ * nothing, and a font without the sequence shows the emoji side by side.
+ */
+static int
+zwj_joins_emoji(const unsigned char *s, size_t len, size_t i)
+{
+	unsigned long cp = 0;
+	size_t n;
+
+	if (len - i <= 3 || utf8_decode(s + i + 3, len - i - 3, &cp) == 0 ||
+	    !emoji_code_point(cp))
+		return 0;
+	n = utf8_decode_before(s, i, &cp);
+	if (n > 0 && cp == 0xfe0f) {
+		i -= n;
+		n = utf8_decode_before(s, i, &cp);
+	}
+	if (n > 0 && cp >= 0x1f3fb && cp <= 0x1f3ff) {
+		i -= n;
+		n = utf8_decode_before(s, i, &cp);
+	}
+	return n > 0 && emoji_code_point(cp);
+}
+
+/* Write a backslash, letter, and v in digits lowercase hex digits; returns
+ * the bytes written. */
+static size_t
+escape_hex(char *out, char letter, unsigned long v, int digits)
+{
+	static const char hex[] = "0123456789abcdef";
+	int k;
+
+	out[0] = '\\';
+	out[1] = letter;
+	for (k = 0; k < digits; k++)
+		out[2 + k] = hex[v >> 4 * (digits - 1 - k) & 0xf];
+	return 2 + (size_t)digits;
+}
+
+/*
+ * Show the byte or code point at s[i], which is not printable ASCII, in
+ * out (room for CHAT_ESCAPE_UNIT bytes). Sets *used to the bytes of s
+ * it stands for; returns the bytes written.
+ */
+static size_t
+escape_unit(char *out, const unsigned char *s, size_t len, size_t i,
+    size_t *used)
+{
+	unsigned long cp = 0;
+	size_t n = s[i] < 0x80 ? 0 : utf8_decode(s + i, len - i, &cp);
+
+	*used = n > 0 ? n : 1;
+	if (s[i] == '\t') {
+		out[0] = '\t';
+		return 1;
+	}
+	if (n == 0)		/* a control byte, or not UTF-8 */
+		return escape_hex(out, 'x', s[i], 2);
+	if (!unsafe_code_point(cp) ||
+	    (cp == 0x200d && zwj_joins_emoji(s, len, i))) {
+		memcpy(out, s + i, n);
+		return n;
+	}
+	return cp > 0xffff ? escape_hex(out, 'U', cp, 8) :
+	    escape_hex(out, 'u', cp, 4);
 }
 
 size_t
@@ -965,69 +1136,48 @@ display_plain(const char *text, size_t len)
 	return i;
 }
 
-size_t
-display_escape(char *out, const char *in, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *s = (const unsigned char *)in;
-	char *o = out;
-	unsigned long cp;
-	size_t i = 0, n;
-
-	while (i < len) {
-		n = display_plain(in + i, len - i);
-		memcpy(o, s + i, n);
-		o += n;
-		i += n;
-		if (i == len)
-			break;
-		if (s[i] == '\t') {
-			*o++ = '\t';
-			i++;
-			continue;
-		}
-		n = s[i] < 0x80 ? 0 : utf8_decode(s + i, len - i, &cp);
-		if (n == 0) {	/* a control byte, or not UTF-8 */
-			*o++ = '\\';
-			*o++ = 'x';
-			*o++ = hex[s[i] >> 4];
-			*o++ = hex[s[i] & 0xf];
-			i++;
-		} else if (unsafe_code_point(cp)) {
-			*o++ = '\\';
-			*o++ = 'u';
-			*o++ = hex[cp >> 12 & 0xf];
-			*o++ = hex[cp >> 8 & 0xf];
-			*o++ = hex[cp >> 4 & 0xf];
-			*o++ = hex[cp & 0xf];
-			i += n;
-		} else {
-			memcpy(o, s + i, n);
-			o += n;
-			i += n;
-		}
-	}
-	return o - out;
-}
-
-
-/* TEMPORARY until the escape branch lands: escape in input chunks. */
+/* Plain ASCII is copied a run at a time, anything else one byte or code
+ * point at a time, until the next does not fit. */
 size_t
 display_escape_some(char *out, size_t outsize, const char *text, size_t len,
     size_t *pos)
 {
-	size_t end = *pos + (outsize / 4 < len - *pos ? outsize / 4 :
-	    len - *pos), n, back = 0;
+	const unsigned char *s = (const unsigned char *)text;
+	char unit[CHAT_ESCAPE_UNIT], *to;
+	size_t i = *pos, o = 0, n, used;
 
-	while (end < len && end > *pos && back < 3 &&
-	    ((unsigned char)text[end] & 0xc0) == 0x80) {
-		end--;
-		back++;
+	while (i < len && o < outsize) {
+		n = len - i < outsize - o ? len - i : outsize - o;
+		n = display_plain(text + i, n);
+		memcpy(out + o, text + i, n);
+		o += n;
+		i += n;
+		if (i == len || o == outsize)
+			break;
+		/* Straight into out when it surely fits, else try it aside. */
+		to = outsize - o >= CHAT_ESCAPE_UNIT ? out + o : unit;
+		n = escape_unit(to, s, len, i, &used);
+		if (n > outsize - o)
+			break;
+		if (to == unit)
+			memcpy(out + o, unit, n);
+		o += n;
+		i += used;
 	}
-	n = display_escape(out, text + *pos, end - *pos);
-	*pos = end;
-	return n;
+	*pos = i;
+	return o;
 }
+
+/* Every byte or code point's escape fits in four bytes per input byte
+ * (see CHAT_ESCAPED_MAX), so one call takes all of in. */
+size_t
+display_escape(char *out, const char *in, size_t len)
+{
+	size_t pos = 0;
+
+	return display_escape_some(out, CHAT_ESCAPED_MAX(len), in, len, &pos);
+}
+
 
 /* === Terminal ============================================================= */
 

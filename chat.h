@@ -26,8 +26,12 @@
 #define CHAT_FRAME_SECS	10
 /* The longest host name or address an endpoint may hold. */
 #define CHAT_HOST_MAX	255
-/* display_escape() writes at most this many bytes for n input bytes. */
+/* display_escape() writes at most this many bytes for n input bytes: no
+ * escape is over four times what it stands for ("\x1b" for one byte;
+ * "\U000e0001" for four is 2.5 times). */
 #define CHAT_ESCAPED_MAX(n)	(4 * (size_t)(n))
+/* The longest that one byte or code point is shown as: "\U000e0001". */
+#define CHAT_ESCAPE_UNIT	10
 
 /* Exit statuses; the README has the table. */
 enum chat_exit {
@@ -118,10 +122,23 @@ const char *endpoint_parse(const char *spec, enum endpoint_use use,
 
 /*
  * Copy len bytes of peer text to out, escaping what could act on a
- * terminal (see the README). out must hold CHAT_ESCAPED_MAX(len) bytes.
- * Returns the bytes written; the result is valid UTF-8.
+ * terminal or pass for other text (see the README). out must hold
+ * CHAT_ESCAPED_MAX(len) bytes. Returns the bytes written; the result is
+ * valid UTF-8.
  */
 size_t display_escape(char *out, const char *in, size_t len);
+/*
+ * The same in pieces: escape text[*pos..len) into out, at most outsize
+ * bytes, stopping only between two bytes or code points that are escaped
+ * or kept whole; advance *pos past what was taken. Returns the bytes
+ * written: 0 only when *pos is len, if outsize is at least
+ * CHAT_ESCAPE_UNIT. *pos must be 0 or where the last call left it; text
+ * before *pos and after what is taken may be looked at (a ZWJ is kept
+ * between two emoji), so the pieces joined are display_escape() of the
+ * whole text.
+ */
+size_t display_escape_some(char *out, size_t outsize, const char *text,
+    size_t len, size_t *pos);
 /*
  * The length of the leading run of printable ASCII (0x20-0x7e) in text:
  * bytes that display_escape() copies as they are. A message that is all

@@ -1031,7 +1031,7 @@ test_c1_controls_and_bidi_overrides_from_peer_are_shown_as_u_escapes() {
 
 test_printable_text_and_utf8_from_peer_are_shown_as_sent() {
 	local formats=('café é' '中文' 'emoji 😀' 'nbsp \302\240'
-	    'near bidi \342\200\251 \342\200\257 \342\201\245 \342\201\252'
+	    'near escapes \342\200\247 \342\200\257 \342\201\245 \342\201\260'
 	    'max \364\217\277\277' 'back\\x1b\\slash' '~!@#$^&*()_+{}|:"<>?')
 	local format
 
@@ -1463,6 +1463,18 @@ test_each_bidi_control_from_peer_is_shown_as_a_u_escape() {
 	    'pdf \u202c.' 'lro \u202d.' 'rlo \u202e.' 'lri \u2066.' \
 	    'rli \u2067.' 'fsi \u2068.' 'pdi \u2069.' \
 	    'all \u202e\u2067\u202d!'
+}
+
+# U+2028 (line separator), U+FEFF, a tag and a stray ZWJ become \u or
+# \U escapes; the family (man, ZWJ, woman, ZWJ, girl) is kept whole.
+test_separators_invisibles_and_tags_from_peer_are_escaped_and_emoji_kept() {
+	local ls=$'\342\200\250' bom=$'\357\273\277' tag=$'\363\240\200\201'
+	local zwj=$'\342\200\215' family
+
+	family=$'\360\237\221\250'$zwj$'\360\237\221\251'$zwj$'\360\237\221\247'
+	raw_tells_listener "ls $ls bom $bom tag $tag zwj x${zwj}y $family!"
+	expect_bytes l.out 'They say: %s\n' \
+	    "ls \\u2028 bom \\ufeff tag \\U000e0001 zwj x\\u200dy $family!"
 }
 
 test_nul_and_bad_utf8_mid_message_are_escaped_and_the_rest_kept() {

@@ -1,7 +1,8 @@
 /*
  * fuzz_frames.c - libFuzzer harness for what chat does with a peer's
  * bytes: line framing (linebuf_*), frame parsing (frame_parse,
- * hello_speaks) and display escaping (display_escape, display_plain).
+ * hello_speaks) and display escaping (display_escape, display_escape_some,
+ * display_plain).
  * Built against chat.c itself (its main renamed) by `make fuzz`; uses
  * only chat.h.
  *
@@ -10,7 +11,9 @@
  *
  *   byte 0   the line limit: bits 0-1 are 0 for CHAT_FRAME_MAX, 1 for
  *            CHAT_TEXT_MAX (stdin's limit), 2 or 3 for byte 1 (0-255), so
- *            that short inputs reach the over-limit paths too
+ *            that short inputs reach the over-limit paths too; bits 2-7
+ *            (0-63) plus CHAT_ESCAPE_UNIT are the size of the pieces for
+ *            display_escape_some()
  *   byte 1   that small limit
  *   bytes 2-5  chunk sizes, used in turn: N < 0xf0 feeds N + 1 bytes,
  *            N >= 0xf0 as many as fit (read() filling all the room)
@@ -20,9 +23,11 @@
  * rules written here from scratch. All three must give the same frames and
  * the same over-limit reports, and a full buffer must never hold no line
  * (a reader would stall). Each frame is parsed and escaped; the escaped
- * text must be strictly valid UTF-8 with nothing a terminal would act on,
- * and no longer than CHAT_ESCAPED_MAX; display_plain() must stop at the
- * first byte that is not printable ASCII. Any violation aborts.
+ * text must be strictly valid UTF-8 with nothing a terminal would act on
+ * or that would not show (a ZWJ only between two emoji), no longer than
+ * CHAT_ESCAPED_MAX, the same as a model of the README's escaping written
+ * here, and the same when escaped in pieces; display_plain() must stop at
+ * the first byte that is not printable ASCII. Any violation aborts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -96,47 +101,160 @@ events_same(const struct events *a, const struct events *b)
 
 /* === Strict UTF-8 with nothing a terminal acts on ======================== */
 
+/* In a decoded text: a byte that does not begin valid UTF-8. */
+#define NOT_UTF8	0xffffffffUL
+
 /*
- * Whether s (n bytes) is valid UTF-8 (shortest forms, no surrogates,
- * nothing above U+10FFFF) holding no control but TAB: no C0, no DEL, no
- * C1 code point, no bidi embedding, override or isolate.
+ * The code point that s (n > 0 bytes) begins with, if it is valid UTF-8
+ * (shortest form, no surrogate, nothing above U+10FFFF), and its length
+ * in *len; else NOT_UTF8 with *len = 1.
+ */
+static unsigned long
+decode(const unsigned char *s, size_t n, size_t *len)
+{
+	static const unsigned long least[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	unsigned long cp;
+	size_t k;
+
+	*len = 1;
+	if (s[0] < 0x80)
+		return s[0];
+	if ((s[0] & 0xe0) == 0xc0)
+		k = 2, cp = s[0] & 0x1fu;
+	else if ((s[0] & 0xf0) == 0xe0)
+		k = 3, cp = s[0] & 0x0fu;
+	else if ((s[0] & 0xf8) == 0xf0)
+		k = 4, cp = s[0] & 0x07u;
+	else
+		return NOT_UTF8;	/* a continuation byte, or 0xf8-0xff */
+	if (k > n)
+		return NOT_UTF8;	/* cut short */
+	for (*len = 1; *len < k; (*len)++) {
+		if ((s[*len] & 0xc0) != 0x80) {
+			*len = 1;
+			return NOT_UTF8;
+		}
+		cp = cp << 6 | (s[*len] & 0x3fu);
+	}
+	if (cp < least[k] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+		*len = 1;
+		return NOT_UTF8;	/* overlong, surrogate, too large */
+	}
+	return cp;
+}
+
+/* Decode all of s (n bytes) into cps[] (room for n); returns how many. */
+static size_t
+decode_all(const unsigned char *s, size_t n, unsigned long *cps)
+{
+	size_t i = 0, count = 0, len;
+
+	while (i < n) {
+		cps[count++] = decode(s + i, n - i, &len);
+		i += len;
+	}
+	return count;
+}
+
+/*
+ * Whether the README has code point cp shown escaped: C0 but TAB, DEL,
+ * C1, bidi controls, separators, invisible and blank code points, tags.
+ * A ZWJ (U+200D) is in the list; zwj_joins() says when it is kept.
+ */
+static int
+model_escaped(unsigned long cp)
+{
+	if (cp < 0x80)		/* ASCII, most of any text: C0 but TAB, DEL */
+		return (cp < 0x20 && cp != '\t') || cp == 0x7f;
+	return cp <= 0x9f /* C1 */ || cp == 0x061c || cp == 0x115f ||
+	    cp == 0x1160 || cp == 0x180e || (cp >= 0x200b && cp <= 0x200f) ||
+	    cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x206f) ||
+	    cp == 0x3164 || cp == 0xfeff || cp == 0xffa0 ||
+	    (cp >= 0xfff9 && cp <= 0xfffb) || (cp >= 0xe0000 && cp <= 0xe007f);
+}
+
+/* Whether cp is an emoji for the ZWJ rule, as the README lists them. */
+static int
+model_emoji(unsigned long cp)
+{
+	if (cp >= 0x1f3fb && cp <= 0x1f3ff)
+		return 0;	/* skin tones: they only modify an emoji */
+	return (cp >= 0x2190 && cp <= 0x21ff) ||
+	    (cp >= 0x2300 && cp <= 0x23ff) || (cp >= 0x2600 && cp <= 0x27bf) ||
+	    (cp >= 0x2b00 && cp <= 0x2bff) || (cp >= 0x1f000 && cp <= 0x1faff);
+}
+
+/*
+ * Whether the ZWJ at cps[k] (of n) stands where the README keeps it:
+ * EMOJI [SKIN TONE] [U+FE0F] ZWJ EMOJI.
+ */
+static int
+zwj_joins(const unsigned long *cps, size_t n, size_t k)
+{
+	if (k + 1 >= n || !model_emoji(cps[k + 1]))
+		return 0;
+	if (k > 0 && cps[k - 1] == 0xfe0f)
+		k--;
+	if (k > 0 && cps[k - 1] >= 0x1f3fb && cps[k - 1] <= 0x1f3ff)
+		k--;
+	return k > 0 && model_emoji(cps[k - 1]);
+}
+
+/*
+ * Whether s (n bytes) is valid UTF-8 holding nothing the README escapes:
+ * no control but TAB, no C1, no bidi control, separator, invisible or
+ * blank code point, no tag; a ZWJ only between two emoji.
  */
 static int
 terminal_safe(const unsigned char *s, size_t n)
 {
-	static const unsigned long least[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	size_t i = 0, k, len;
+	unsigned long *cps = malloc((n > 0 ? n : 1) * sizeof(*cps));
+	size_t count, k;
+	int safe = 1;
+
+	REQUIRE(cps != NULL);
+	count = decode_all(s, n, cps);
+	for (k = 0; k < count && safe; k++)
+		safe = cps[k] != NOT_UTF8 && (!model_escaped(cps[k]) ||
+		    (cps[k] == 0x200d && zwj_joins(cps, count, k)));
+	free(cps);
+	return safe;
+}
+
+/*
+ * The README's escaping of in (len bytes), written here from scratch, into
+ * out (size bytes, at least CHAT_ESCAPED_MAX(len) + 1 for snprintf's NUL);
+ * returns its length.
+ */
+static size_t
+model_escape(const char *in, size_t len, char *out, size_t size)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	unsigned long *cps = malloc((len > 0 ? len : 1) * sizeof(*cps));
+	size_t count, k, i = 0, o = 0, n;
 	unsigned long cp;
 
-	while (i < n) {
-		if (s[i] < 0x80)
-			len = 1, cp = s[i];
-		else if ((s[i] & 0xe0) == 0xc0)
-			len = 2, cp = s[i] & 0x1fu;
-		else if ((s[i] & 0xf0) == 0xe0)
-			len = 3, cp = s[i] & 0x0fu;
-		else if ((s[i] & 0xf8) == 0xf0)
-			len = 4, cp = s[i] & 0x07u;
-		else
-			return 0;	/* a continuation byte, or 0xf8-0xff */
-		if (len > n - i)
-			return 0;	/* cut short */
-		for (k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + k] & 0x3fu);
+	REQUIRE(cps != NULL);
+	count = decode_all(s, len, cps);
+	for (k = 0; k < count; k++, i += n) {
+		cp = decode(s + i, len - i, &n);
+		REQUIRE(cp == cps[k]);
+		if (cp == NOT_UTF8 || (cp < 0x80 && model_escaped(cp)))
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x",
+			    s[i]);
+		else if (model_escaped(cp) &&
+		    !(cp == 0x200d && zwj_joins(cps, count, k)))
+			o += (size_t)snprintf(out + o, size - o, cp > 0xffff ?
+			    "\\U%08lx" : "\\u%04lx", cp);
+		else {
+			REQUIRE(o + n < size);
+			memcpy(out + o, in + i, n);
+			o += n;
 		}
-		if (cp < least[len] || (cp >= 0xd800 && cp <= 0xdfff) ||
-		    cp > 0x10ffff)
-			return 0;	/* overlong, surrogate, too large */
-		if ((cp < 0x20 && cp != '\t') || cp == 0x7f ||
-		    (cp >= 0x80 && cp <= 0x9f) ||
-		    (cp >= 0x202a && cp <= 0x202e) ||
-		    (cp >= 0x2066 && cp <= 0x2069))
-			return 0;
-		i += len;
 	}
-	return 1;
+	free(cps);
+	return o;
 }
 
 /* Whether byte c is printable ASCII, which is shown as it is. */
@@ -165,25 +283,61 @@ check_plain(const char *in, size_t len)
 	}
 }
 
-/* Escape len bytes into a buffer of exactly CHAT_ESCAPED_MAX(len) bytes on
- * the heap (so that ASan sees a byte written past it); check the result. */
+/*
+ * Escape in (len bytes) again with display_escape_some(), in pieces of at
+ * most piece bytes, each into a heap block of exactly that size: every
+ * call must make progress, and the pieces joined must be whole (wlen
+ * bytes), what display_escape() made of it at once.
+ */
 static void
-check_escape(const char *in, size_t len)
+check_pieces(const char *in, size_t len, size_t piece, const char *whole,
+    size_t wlen)
+{
+	char *out = malloc(piece);
+	size_t pos = 0, last, n, done = 0;
+
+	REQUIRE(out != NULL);
+	while (pos < len) {
+		last = pos;
+		n = display_escape_some(out, piece, in, len, &pos);
+		REQUIRE(n > 0 && n <= piece);
+		REQUIRE(pos > last && pos <= len);
+		REQUIRE(done + n <= wlen && memcmp(out, whole + done, n) == 0);
+		done += n;
+	}
+	REQUIRE(done == wlen);
+	REQUIRE(display_escape_some(out, piece, in, len, &pos) == 0);
+	REQUIRE(pos == len);
+	free(out);
+}
+
+/*
+ * Escape len bytes into a buffer of exactly CHAT_ESCAPED_MAX(len) bytes on
+ * the heap (so that ASan sees a byte written past it); check the result,
+ * against the model too, and escape it again in pieces of piece bytes.
+ */
+static void
+check_escape(const char *in, size_t len, size_t piece)
 {
 	size_t size = CHAT_ESCAPED_MAX(len), n, i;
 	char *out = malloc(size > 0 ? size : 1);
+	char *want = malloc(size + 1);
 	int printable = 1;
 
-	REQUIRE(out != NULL);
+	REQUIRE(out != NULL && want != NULL);
 	n = display_escape(out, in, len);
 	REQUIRE(n <= size);
 	REQUIRE(n >= len);	/* nothing is dropped, only escaped */
 	REQUIRE(terminal_safe((const unsigned char *)out, n));
+	REQUIRE(model_escape(in, len, want, size + 1) == n);
+	REQUIRE(memcmp(out, want, n) == 0);
 	/* Printable ASCII and TAB reach the screen as they are. */
 	for (i = 0; i < len && printable; i++)
 		printable = plain(in[i]) || in[i] == '\t';
 	if (printable)
 		REQUIRE(n == len && memcmp(out, in, len) == 0);
+	check_pieces(in, len, piece, out, n);
+	free(want);
 	free(out);
 	check_plain(in, len);
 }
@@ -208,9 +362,10 @@ model_hello_speaks(const char *p, size_t n)
 	return 0;
 }
 
-/* Parse one frame and check the verb and payload against the README. */
+/* Parse one frame and check the verb and payload against the README; then
+ * its escaping, in pieces of piece bytes too. */
 static void
-check_frame(const char *line, size_t len)
+check_frame(const char *line, size_t len, size_t piece)
 {
 	static const struct {
 		const char *name;
@@ -241,7 +396,7 @@ check_frame(const char *line, size_t len)
 	if (got == VERB_HELLO)
 		REQUIRE(hello_speaks(payload, plen) ==
 		    model_hello_speaks(payload, plen));
-	check_escape(line, len);
+	check_escape(line, len, piece);
 }
 
 /* === Three ways to frame the same bytes ================================== */
@@ -346,7 +501,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const size_t whole[CHUNKS] = { 0, 0, 0, 0 };
 	uint8_t head[HEADER] = { 0 };
 	struct events chunked, oneshot, modeled;
-	size_t chunk[CHUNKS], max, i;
+	size_t chunk[CHUNKS], max, piece, i;
 
 	for (i = 0; i < HEADER && i < size; i++)
 		head[i] = data[i];
@@ -365,6 +520,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (i = 0; i < CHUNKS; i++)
 		chunk[i] = head[2 + i] >= 0xf0 ? 0 : (size_t)head[2 + i] + 1;
+	piece = CHAT_ESCAPE_UNIT + (head[0] >> 2);
 
 	events_init(&chunked, size);
 	events_init(&oneshot, size);
@@ -390,11 +546,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		frame = malloc(len > 0 ? len : 1);
 		REQUIRE(frame != NULL);
 		memcpy(frame, modeled.log + i, len);
-		check_frame(frame, len);
+		check_frame(frame, len, piece);
 		free(frame);
 		i += len;
 	}
-	check_escape((const char *)data, size);
+	check_escape((const char *)data, size, piece);
 
 	free(chunked.log);
 	free(oneshot.log);

@@ -408,7 +408,7 @@ test_escape_shows_c1_and_bidi_code_points(void)
 	CHECK(ESCAPES("\xe2\x80\xae" "evil", "\\u202eevil"));
 	CHECK(ESCAPES("\xe2\x80\xaa\xe2\x81\xa6\xe2\x81\xa9",
 	    "\\u202a\\u2066\\u2069"));
-	CHECK(ESCAPES("\xe2\x80\xa9\xe2\x81\xaa", "\xe2\x80\xa9\xe2\x81\xaa"));
+	CHECK(ESCAPES("\xe2\x80\xaf\xe2\x81\xa5", "\xe2\x80\xaf\xe2\x81\xa5"));
 }
 
 static void
@@ -471,6 +471,295 @@ test_escape_worst_case_fits_the_documented_bound(void)
 
 	memset(in, 0x01, sizeof(in));
 	CHECK(display_escape(out, in, sizeof(in)) == CHAT_ESCAPED_MAX(64));
+}
+
+/* --- Line breaks, invisible code points and emoji ------------------------ */
+
+/* Code points the tests below are built from, as UTF-8. */
+#define ZWJ		"\xe2\x80\x8d"		/* U+200D zero width joiner */
+#define VS15		"\xef\xb8\x8e"		/* U+FE0E text form */
+#define VS16		"\xef\xb8\x8f"		/* U+FE0F emoji form */
+#define TONE3		"\xf0\x9f\x8f\xbd"	/* U+1F3FD skin tone 4 */
+#define MAN		"\xf0\x9f\x91\xa8"	/* U+1F468 */
+#define WOMAN		"\xf0\x9f\x91\xa9"	/* U+1F469 */
+#define GIRL		"\xf0\x9f\x91\xa7"	/* U+1F467 */
+#define HEART		"\xe2\x9d\xa4"		/* U+2764 */
+#define WHITE_FLAG	"\xf0\x9f\x8f\xb3"	/* U+1F3F3 */
+#define RAINBOW		"\xf0\x9f\x8c\x88"	/* U+1F308 */
+#define LAPTOP		"\xf0\x9f\x92\xbb"	/* U+1F4BB */
+#define FAMILY		MAN ZWJ WOMAN ZWJ GIRL
+
+static void
+test_escape_shows_line_and_paragraph_separators_as_u_escapes(void)
+{
+	CHECK(ESCAPES("one\xe2\x80\xa8two", "one\\u2028two"));
+	CHECK(ESCAPES("one\xe2\x80\xa9two", "one\\u2029two"));
+}
+
+static void
+test_escape_shows_zero_width_and_format_code_points_as_u_escapes(void)
+{
+	CHECK(ESCAPES("a\xe2\x80\x8b" "b", "a\\u200bb"));	/* ZW space */
+	CHECK(ESCAPES("a" ZWJ "b", "a\\u200db"));
+	CHECK(ESCAPES("a\xe2\x80\x8f" "b", "a\\u200fb"));	/* RLM */
+	CHECK(ESCAPES("a\xe2\x81\xa0" "b", "a\\u2060b"));	/* WJ */
+	CHECK(ESCAPES("a\xe2\x81\xa4" "b", "a\\u2064b"));	/* inv. + */
+	CHECK(ESCAPES("a\xe2\x81\xaa" "b", "a\\u206ab"));
+	CHECK(ESCAPES("a\xe2\x81\xaf" "b", "a\\u206fb"));
+	CHECK(ESCAPES("a\xd8\x9c" "b", "a\\u061cb"));		/* ALM */
+	CHECK(ESCAPES("\xef\xbb\xbf" "bom", "\\ufeffbom"));
+	CHECK(ESCAPES("a\xe1\xa0\x8e" "b", "a\\u180eb"));	/* Mongolian */
+	CHECK(ESCAPES("a\xef\xbf\xb9" "b", "a\\ufff9b"));	/* annotation */
+	CHECK(ESCAPES("a\xef\xbf\xbb" "b", "a\\ufffbb"));
+}
+
+/* Hangul fillers are blank and may stand where a letter is expected. */
+static void
+test_escape_shows_hangul_fillers_as_u_escapes(void)
+{
+	CHECK(ESCAPES("\xe1\x85\x9f\xe1\x85\xa0", "\\u115f\\u1160"));
+	CHECK(ESCAPES("a\xe3\x85\xa4" "b", "a\\u3164b"));
+	CHECK(ESCAPES("a\xef\xbe\xa0" "b", "a\\uffa0b"));
+}
+
+/* Tags (U+E0000-U+E007F) lie above U+FFFF: \U and eight hex digits. A
+ * subdivision flag is U+1F3F4 and tags, so it shows as the black flag. */
+static void
+test_escape_shows_tag_characters_as_long_u_escapes(void)
+{
+	CHECK(ESCAPES("a\xf3\xa0\x80\x80" "b", "a\\U000e0000b"));
+	CHECK(ESCAPES("a\xf3\xa0\x80\x81" "b", "a\\U000e0001b"));
+	CHECK(ESCAPES("a\xf3\xa0\x81\xbf" "b", "a\\U000e007fb"));
+	CHECK(ESCAPES("\xf0\x9f\x8f\xb4\xf3\xa0\x81\xa7\xf3\xa0\x81\xa2"
+	    "\xf3\xa0\x81\xb3\xf3\xa0\x81\xa3\xf3\xa0\x81\xb4\xf3\xa0\x81\xbf",
+	    "\xf0\x9f\x8f\xb4\\U000e0067\\U000e0062\\U000e0073\\U000e0063"
+	    "\\U000e0074\\U000e007f"));
+}
+
+/* The code points next to each escaped range are shown as they are. */
+static void
+test_escape_keeps_the_neighbours_of_each_escaped_range(void)
+{
+	CHECK(ESCAPES("\xe2\x80\xa7\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xb0",
+	    "\xe2\x80\xa7\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xb0"));
+	CHECK(ESCAPES("\xe2\x80\x8a\xe2\x80\x90\xe2\x81\x9f",
+	    "\xe2\x80\x8a\xe2\x80\x90\xe2\x81\x9f"));
+	CHECK(ESCAPES("\xd8\x9b\xd8\x9d\xe1\xa0\x8d\xe1\xa0\x8f",
+	    "\xd8\x9b\xd8\x9d\xe1\xa0\x8d\xe1\xa0\x8f"));
+	CHECK(ESCAPES("\xe1\x85\x9e\xe1\x85\xa1\xe3\x85\xa3\xe3\x85\xa5",
+	    "\xe1\x85\x9e\xe1\x85\xa1\xe3\x85\xa3\xe3\x85\xa5"));
+	CHECK(ESCAPES("\xef\xbb\xbe\xef\xbe\x9f\xef\xbe\xa1\xef\xbf\xb8"
+	    "\xef\xbf\xbc", "\xef\xbb\xbe\xef\xbe\x9f\xef\xbe\xa1\xef\xbf\xb8"
+	    "\xef\xbf\xbc"));
+	CHECK(ESCAPES("\xf3\x9f\xbf\xbf\xf3\xa0\x82\x80",
+	    "\xf3\x9f\xbf\xbf\xf3\xa0\x82\x80"));
+}
+
+static void
+test_escape_keeps_emoji_zwj_sequences_whole(void)
+{
+	CHECK(ESCAPES(FAMILY, FAMILY));
+	CHECK(ESCAPES("we " FAMILY "!", "we " FAMILY "!"));
+	CHECK(ESCAPES(WHITE_FLAG VS16 ZWJ RAINBOW,
+	    WHITE_FLAG VS16 ZWJ RAINBOW));
+	CHECK(ESCAPES(WOMAN TONE3 ZWJ LAPTOP, WOMAN TONE3 ZWJ LAPTOP));
+	CHECK(ESCAPES(WOMAN TONE3 VS16 ZWJ LAPTOP,
+	    WOMAN TONE3 VS16 ZWJ LAPTOP));
+	/* black cat (U+2B1B), face shaking (U+2194), heart on fire, a
+	 * health worker (U+2695), a person with a ball (U+26F9 U+2642) */
+	CHECK(ESCAPES("\xf0\x9f\x90\x88" ZWJ "\xe2\xac\x9b",
+	    "\xf0\x9f\x90\x88" ZWJ "\xe2\xac\x9b"));
+	CHECK(ESCAPES("\xf0\x9f\x99\x82" ZWJ "\xe2\x86\x94" VS16,
+	    "\xf0\x9f\x99\x82" ZWJ "\xe2\x86\x94" VS16));
+	CHECK(ESCAPES(HEART VS16 ZWJ "\xf0\x9f\x94\xa5",
+	    HEART VS16 ZWJ "\xf0\x9f\x94\xa5"));
+	CHECK(ESCAPES(MAN ZWJ "\xe2\x9a\x95" VS16,
+	    MAN ZWJ "\xe2\x9a\x95" VS16));
+	CHECK(ESCAPES("\xe2\x9b\xb9" TONE3 ZWJ "\xe2\x99\x82" VS16,
+	    "\xe2\x9b\xb9" TONE3 ZWJ "\xe2\x99\x82" VS16));
+}
+
+/* U+FE0E and U+FE0F are never escaped, wherever they stand. */
+static void
+test_escape_keeps_variation_selectors(void)
+{
+	CHECK(ESCAPES(HEART VS16, HEART VS16));
+	CHECK(ESCAPES(HEART VS15, HEART VS15));
+	CHECK(ESCAPES("\xe2\x98\xba" VS15 " ok", "\xe2\x98\xba" VS15 " ok"));
+	CHECK(ESCAPES(VS16 "a" VS15 VS15, VS16 "a" VS15 VS15));
+}
+
+/* The emoji a ZWJ may join: both ends of each range count, the code
+ * points just outside do not. */
+static void
+test_escape_keeps_zwj_between_the_ends_of_each_emoji_range(void)
+{
+	static const char *const ends[][2] = {
+		{ "\xe2\x86\x90", "\xe2\x87\xbf" },	/* U+2190-U+21FF */
+		{ "\xe2\x8c\x80", "\xe2\x8f\xbf" },	/* U+2300-U+23FF */
+		{ "\xe2\x98\x80", "\xe2\x9e\xbf" },	/* U+2600-U+27BF */
+		{ "\xe2\xac\x80", "\xe2\xaf\xbf" },	/* U+2B00-U+2BFF */
+		{ "\xf0\x9f\x80\x80", "\xf0\x9f\x8f\xba" }, /* U+1F000-1F3FA */
+		{ "\xf0\x9f\x90\x80", "\xf0\x9f\xab\xbf" }, /* U+1F400-1FAFF */
+	};
+	static const char *const outside[] = {
+		"\xe2\x86\x8f", "\xe2\x88\x80", "\xe2\x8b\xbf", "\xe2\x90\x80",
+		"\xe2\x97\xbf", "\xe2\x9f\x80", "\xe2\xab\xbf", "\xe2\xb0\x80",
+		"\xf0\x9e\xbf\xbf", "\xf0\x9f\xac\x80", "\xf0\x9f\x8f\xbb",
+		"\xf0\x9f\x8f\xbf",
+	};
+	char in[32], want[48];
+	size_t i;
+
+	for (i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		snprintf(in, sizeof(in), "%s" ZWJ "%s", ends[i][0], ends[i][1]);
+		CHECK(escapes_to(in, strlen(in), in));
+		snprintf(in, sizeof(in), "%s" ZWJ "%s", ends[i][1], ends[i][0]);
+		CHECK(escapes_to(in, strlen(in), in));
+	}
+	for (i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+		snprintf(in, sizeof(in), "%s" ZWJ MAN, outside[i]);
+		snprintf(want, sizeof(want), "%s\\u200d" MAN, outside[i]);
+		CHECK(escapes_to(in, strlen(in), want));
+		snprintf(in, sizeof(in), MAN ZWJ "%s", outside[i]);
+		snprintf(want, sizeof(want), MAN "\\u200d%s", outside[i]);
+		CHECK(escapes_to(in, strlen(in), want));
+	}
+}
+
+/* A ZWJ that does not stand between two emoji is invisible: escaped. */
+static void
+test_escape_shows_zwj_not_between_two_emoji_as_u_escape(void)
+{
+	CHECK(ESCAPES(ZWJ, "\\u200d"));
+	CHECK(ESCAPES(ZWJ MAN, "\\u200d" MAN));			/* first */
+	CHECK(ESCAPES(MAN ZWJ, MAN "\\u200d"));			/* last */
+	CHECK(ESCAPES("a" ZWJ MAN, "a\\u200d" MAN));		/* letters */
+	CHECK(ESCAPES(MAN ZWJ "a", MAN "\\u200da"));
+	CHECK(ESCAPES("a" ZWJ "b", "a\\u200db"));
+	CHECK(ESCAPES(MAN " " ZWJ WOMAN, MAN " \\u200d" WOMAN));
+	CHECK(ESCAPES("\xe4\xb8\xad" ZWJ MAN, "\xe4\xb8\xad\\u200d" MAN));
+	CHECK(ESCAPES(MAN ZWJ ZWJ WOMAN, MAN "\\u200d\\u200d" WOMAN));
+	CHECK(ESCAPES(MAN ZWJ VS16 WOMAN, MAN "\\u200d" VS16 WOMAN));
+	CHECK(ESCAPES(MAN VS16 VS16 ZWJ WOMAN,
+	    MAN VS16 VS16 "\\u200d" WOMAN));
+	/* a skin tone or U+FE0F with no emoji before it */
+	CHECK(ESCAPES(TONE3 ZWJ WOMAN, TONE3 "\\u200d" WOMAN));
+	CHECK(ESCAPES("a" TONE3 ZWJ WOMAN, "a" TONE3 "\\u200d" WOMAN));
+	CHECK(ESCAPES(VS16 ZWJ WOMAN, VS16 "\\u200d" WOMAN));
+	CHECK(ESCAPES("a" VS16 ZWJ WOMAN, "a" VS16 "\\u200d" WOMAN));
+	CHECK(ESCAPES(MAN ZWJ TONE3, MAN "\\u200d" TONE3));
+	/* next to an escape: a cut emoji, a tag, a control byte */
+	CHECK(ESCAPES("\xf0\x9f\x91" ZWJ WOMAN,
+	    "\\xf0\\x9f\\x91\\u200d" WOMAN));
+	CHECK(ESCAPES(MAN ZWJ "\xf0\x9f\x91", MAN "\\u200d\\xf0\\x9f\\x91"));
+	CHECK(ESCAPES(MAN "\xf3\xa0\x80\x81" ZWJ WOMAN,
+	    MAN "\\U000e0001\\u200d" WOMAN));
+	CHECK(ESCAPES(MAN ZWJ "\x1b" WOMAN, MAN "\\u200d\\x1b" WOMAN));
+}
+
+/* \U escapes (4 bytes in, 10 out) stay within CHAT_ESCAPED_MAX, and the
+ * longest escape of one code point is CHAT_ESCAPE_UNIT bytes. */
+static void
+test_escape_long_u_escapes_fit_the_documented_bounds(void)
+{
+	char in[64], out[CHAT_ESCAPED_MAX(64)];
+	size_t i;
+
+	for (i = 0; i < sizeof(in); i += 4)
+		memcpy(in + i, "\xf3\xa0\x81\xbf", 4);
+	CHECK(display_escape(out, in, sizeof(in)) == 10 * sizeof(in) / 4);
+	CHECK(display_escape(out, in, 4) == CHAT_ESCAPE_UNIT);
+	CHECK(CHAT_ESCAPE_UNIT == 10);
+}
+
+/* display_escape_some() stops before a byte or code point whose escape
+ * does not fit, never inside one, and goes on from there. */
+static void
+test_escape_some_stops_before_what_does_not_fit(void)
+{
+	static const char in[] = "abcdefgh\x1b" MAN "\xf3\xa0\x80\x81";
+	char out[CHAT_ESCAPE_UNIT];
+	size_t pos = 0, n;
+
+	n = display_escape_some(out, sizeof(out), in, sizeof(in) - 1, &pos);
+	CHECK(same(out, n, "abcdefgh") && pos == 8);
+	n = display_escape_some(out, sizeof(out), in, sizeof(in) - 1, &pos);
+	CHECK(same(out, n, "\\x1b" MAN) && pos == 13);
+	n = display_escape_some(out, sizeof(out), in, sizeof(in) - 1, &pos);
+	CHECK(same(out, n, "\\U000e0001") && pos == 17);
+	n = display_escape_some(out, sizeof(out), in, sizeof(in) - 1, &pos);
+	CHECK(n == 0 && pos == 17);
+}
+
+/*
+ * Whether escaping in (len bytes) piece by piece, with every outsize from
+ * CHAT_ESCAPE_UNIT to one more than the whole needs, joins to what
+ * display_escape() makes of the whole; each piece must fit its outsize
+ * and move on.
+ */
+static int
+pieces_join_to_whole(const char *in, size_t len)
+{
+	char whole[CHAT_ESCAPED_MAX(128)], joined[CHAT_ESCAPED_MAX(128)];
+	char piece[CHAT_ESCAPED_MAX(128) + 1];
+	size_t wlen, jlen, outsize, pos, n;
+
+	if (len > 128)
+		return 0;
+	wlen = display_escape(whole, in, len);
+	for (outsize = CHAT_ESCAPE_UNIT; outsize <= wlen + 1; outsize++) {
+		for (pos = 0, jlen = 0; pos < len; jlen += n) {
+			n = display_escape_some(piece, outsize, in, len, &pos);
+			if (n == 0 || n > outsize)
+				return 0;
+			memcpy(joined + jlen, piece, n);
+		}
+		if (jlen != wlen || memcmp(joined, whole, wlen) != 0) {
+			printf("     outsize %zu: got \"%.*s\", "
+			    "want \"%.*s\"\n", outsize, (int)jlen, joined,
+			    (int)wlen, whole);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Pieces joined equal the whole: the inputs above, and mixes of their
+ * parts (emoji, ZWJ, selectors, tags, bad bytes) chosen by a fixed LCG. */
+static void
+test_escape_in_pieces_joins_to_the_whole_for_every_outsize(void)
+{
+	static const char *const parts[] = {
+		"a", "ok ", "\t", "\x1b", "\xff", "\xf0\x9f\x91", ZWJ, VS15,
+		VS16, TONE3, MAN, WOMAN, HEART, WHITE_FLAG, RAINBOW,
+		"\xe2\x80\xa8", "\xef\xbb\xbf", "\xf3\xa0\x80\x81", "\xc2\x9b",
+		"\xe2\x80\xae", "\xe4\xb8\xad", "\xe2\xac\x9b",
+	};
+	const size_t nparts = sizeof(parts) / sizeof(parts[0]);
+	unsigned long seed = 1;
+	char in[128];
+	size_t len, k, i;
+	int ok = 1;
+
+	CHECK(pieces_join_to_whole(FAMILY, sizeof(FAMILY) - 1));
+	CHECK(pieces_join_to_whole(ZWJ MAN ZWJ ZWJ WOMAN TONE3 VS16 ZWJ
+	    LAPTOP ZWJ, sizeof(ZWJ MAN ZWJ ZWJ WOMAN TONE3 VS16 ZWJ LAPTOP
+	    ZWJ) - 1));
+	CHECK(pieces_join_to_whole("plain text, longer than one piece is",
+	    36));
+	CHECK(pieces_join_to_whole("", 0));
+	for (i = 0; i < 400 && ok; i++) {
+		for (len = 0; len < sizeof(in) - 8; len += strlen(parts[k])) {
+			seed = seed * 1103515245 + 12345;
+			k = (seed >> 16) % (nparts + 2);
+			if (k >= nparts)
+				break;		/* ends the input early */
+			memcpy(in + len, parts[k], strlen(parts[k]));
+		}
+		ok = pieces_join_to_whole(in, len);
+	}
+	CHECK(ok);
 }
 
 /* === The conversation core, in-process =================================== */
@@ -1216,6 +1505,18 @@ main(void)
 	test_escape_shows_invalid_utf8_bytewise_and_keeps_the_rest();
 	test_plain_run_ends_at_the_first_byte_to_escape();
 	test_escape_worst_case_fits_the_documented_bound();
+	test_escape_shows_line_and_paragraph_separators_as_u_escapes();
+	test_escape_shows_zero_width_and_format_code_points_as_u_escapes();
+	test_escape_shows_hangul_fillers_as_u_escapes();
+	test_escape_shows_tag_characters_as_long_u_escapes();
+	test_escape_keeps_the_neighbours_of_each_escaped_range();
+	test_escape_keeps_emoji_zwj_sequences_whole();
+	test_escape_keeps_variation_selectors();
+	test_escape_keeps_zwj_between_the_ends_of_each_emoji_range();
+	test_escape_shows_zwj_not_between_two_emoji_as_u_escape();
+	test_escape_long_u_escapes_fit_the_documented_bounds();
+	test_escape_some_stops_before_what_does_not_fit();
+	test_escape_in_pieces_joins_to_the_whole_for_every_outsize();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	alarm(60);	/* a core test that hangs fails the run */
 	test_core_listener_handshake_turns_and_their_quit();
