@@ -331,17 +331,19 @@ static int
 compat_reopen(int fd)
 {
 	const int flags = O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-	const char *name;
-	int own = -1;
+	char path[PATH_MAX] = "";
 #ifdef __linux__
-	char path[sizeof("/proc/self/fd/") + 12];
+	int own;
 
+	/* The file itself, whatever it is: pipe, FIFO or terminal. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	own = open(path, flags);
+	if ((own = open(path, flags)) >= 0)
+		return own;
 #endif
-	if (own < 0 && isatty(fd) && (name = ttyname(fd)) != NULL)
-		own = open(name, flags);
-	return own;
+	/* Elsewhere a terminal can be opened anew by its name; a pipe not. */
+	if (isatty(fd) && ttyname_r(fd, path, sizeof(path)) == 0)
+		return open(path, flags);
+	return -1;
 }
 
 /* === Local output ========================================================= */
@@ -2181,6 +2183,7 @@ chat_accept(struct chat *c)
 	struct conn *cn;
 	int fd, held = 0, same = 0;
 
+	memset(&ss, 0, sizeof(ss));
 	fd = accept4(c->listen_fd, (struct sockaddr *)&ss, &sslen,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
@@ -2210,10 +2213,8 @@ chat_accept(struct chat *c)
 	if (same >= CANDIDATES_PER_SOURCE)
 		chat_turn_away(c, fd, name, VERB_ERR, ERR_SOURCE,
 		    STRANGER_FULL, "too many from this address");
-	else if (held >= CANDIDATES_MAX)
-		chat_turn_away(c, fd, name, VERB_ERR, ERR_FULL, STRANGER_FULL,
-		    "full");
-	else if ((cn = conn_open(c, fd, name, source)) == NULL)
+	else if (held >= CANDIDATES_MAX ||
+	    (cn = conn_open(c, fd, name, source)) == NULL)
 		chat_turn_away(c, fd, name, VERB_ERR, ERR_FULL, STRANGER_FULL,
 		    "full");
 	else {

@@ -958,6 +958,7 @@ name_of(int fd)
 	socklen_t len = sizeof(sin);
 	char addr[INET_ADDRSTRLEN];
 
+	memset(&sin, 0, sizeof(sin));
 	getsockname(fd, (struct sockaddr *)&sin, &len);
 	inet_ntop(AF_INET, &sin.sin_addr, addr, sizeof(addr));
 	snprintf(name, sizeof(name), "%s:%u", addr, ntohs(sin.sin_port));
@@ -1472,7 +1473,7 @@ test_core_stop_signal_pending_at_a_blocked_write_ends_chat(void)
 		    F_GETPIPE_SZ)) <= 0)
 			_exit(2);
 		put(peer, "MSG the message that cannot be shown\n");
-		raise(SIGTERM);		/* pending: blocked */
+		kill(getpid(), SIGTERM);	/* pending: blocked */
 		while (rig.status < 0 && steps++ < 5)
 			step();
 		if (rig.status == CHAT_EXIT_SIGNAL &&
