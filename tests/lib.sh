@@ -279,6 +279,39 @@ turned_away_is() {
 	(( total == $2 ))
 }
 
+# stranger_totals FILE: from FILE's lines about strangers (at most one a
+# second), set BUSY (turned away busy), FULL (turned away: full, or too
+# many from the address) and DROPPED (dropped before HELLO: the errors
+# "chat: peer ..."), counting each single line as one and each summary
+# "Turned away N more: ..." as its numbers; LINES to how many lines.
+stranger_totals() {
+	local line n re='^Turned away [0-9]+ more: (.*)$'
+	local part_re='^ ?([0-9]+) (busy|full|without HELLO)$' part
+
+	BUSY=0 FULL=0 DROPPED=0 LINES=0
+	while IFS= read -r line; do
+		if [[ $line =~ $re ]]; then
+			(( LINES += 1 ))
+			while IFS= read -r -d , part; do
+				[[ $part =~ $part_re ]] ||
+				    fail "bad summary part ${part@Q}"
+				n=${BASH_REMATCH[1]}
+				case ${BASH_REMATCH[2]} in
+				busy) (( BUSY += n )) ;;
+				full) (( FULL += n )) ;;
+				'without HELLO') (( DROPPED += n )) ;;
+				esac
+			done <<< "${BASH_REMATCH[1]},"
+		elif [[ $line == 'Turned away '*': busy' ]]; then
+			(( BUSY += 1, LINES += 1 ))
+		elif [[ $line == 'Turned away '* ]]; then
+			(( FULL += 1, LINES += 1 ))
+		elif [[ $line == 'chat: peer '* ]]; then
+			(( DROPPED += 1, LINES += 1 ))
+		fi
+	done < "$1"
+}
+
 # === Running the tests =======================================================
 
 # reap PIDFILE: stop what a test left running (timeouts pass it on to chat).

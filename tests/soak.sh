@@ -451,35 +451,6 @@ test_soak_1000_conversations_1000_abusers() {
 	note "$LINES lines about $(( 10 * SOAK_ROUNDS )) abusers"
 }
 
-# stranger_totals FILE: from FILE's lines about strangers, set BUSY (turned
-# away busy) and DROPPED (dropped before HELLO), counting each single line
-# as one and each summary as its numbers; LINES to how many lines.
-stranger_totals() {
-	local line n re='^Turned away [0-9]+ more: (.*)$'
-	local part_re='^ ?([0-9]+) (busy|full|without HELLO)$' part
-
-	BUSY=0 DROPPED=0 LINES=0
-	while IFS= read -r line; do
-		if [[ $line =~ $re ]]; then
-			(( LINES += 1 ))
-			while IFS= read -r -d , part; do
-				[[ $part =~ $part_re ]] ||
-				    fail "bad summary part ${part@Q}"
-				n=${BASH_REMATCH[1]}
-				case ${BASH_REMATCH[2]} in
-				busy) (( BUSY += n )) ;;
-				'without HELLO') (( DROPPED += n )) ;;
-				*) fail "unexpected ${part@Q} in ${line@Q}" ;;
-				esac
-			done <<< "${BASH_REMATCH[1]},"
-		elif [[ $line == 'Turned away '*': busy' ]]; then
-			(( BUSY += 1, LINES += 1 ))
-		elif [[ $line == 'chat: peer '* ]]; then
-			(( DROPPED += 1, LINES += 1 ))
-		fi
-	done < "$1"
-}
-
 # === Idle costs nothing ======================================================
 
 # A listener waiting for a peer, a listener waiting for its own input in a
