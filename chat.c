@@ -178,6 +178,9 @@ struct chat {
 	int listen_fd;			/* -1 for a connector */
 	int accept_paused;		/* out of fds: accept when one closes */
 	struct conn conns[CONN_MAX];
+	struct conn *conns_end;		/* after the last slot in use: the
+					 * loop of every turn looks at the
+					 * slots in use, not at all 17 */
 	struct conn *peer;		/* the conversation, or NULL */
 	unsigned long conversations;	/* ended so far */
 	int status;			/* exit status of the last one */
@@ -1608,6 +1611,8 @@ conn_open(struct chat *c, int fd, const char *name, const unsigned char *source)
 			break;
 	if (cn == c->conns + CONN_MAX)
 		return NULL;
+	if (cn >= c->conns_end)
+		c->conns_end = cn + 1;
 	cn->fd = fd;
 	cn->state = CONN_HELLO;
 	if (c->timeout_ms >= 0 && c->timeout_ms < hello_ms)
@@ -1630,6 +1635,8 @@ conn_close(struct chat *c, struct conn *cn)
 	cn->state = CONN_FREE;
 	cn->dl = DL_NONE;
 	cn->deadline = -1;
+	while (c->conns_end > c->conns && c->conns_end[-1].state == CONN_FREE)
+		c->conns_end--;
 	c->accept_paused = 0;	/* an fd is free again */
 }
 
@@ -1944,7 +1951,7 @@ chat_hello(struct chat *c, struct conn *cn, enum verb verb,
 	else if (c->listening) {
 		chat_converse(c, cn);
 		say(c, SAY_STATUS, "Connection from %s", cn->name);
-		for (other = c->conns; other < c->conns + CONN_MAX; other++)
+		for (other = c->conns; other < c->conns_end; other++)
 			if (other->state == CONN_HELLO && other != cn)
 				chat_turn_away_candidate(c, other);
 		chat_our_turn(c);
@@ -2204,7 +2211,7 @@ chat_accept(struct chat *c)
 		return;
 	}
 	net_source(&ss, source);
-	for (cn = c->conns; cn < c->conns + CONN_MAX; cn++) {
+	for (cn = c->conns; cn < c->conns_end; cn++) {
 		if (cn->state == CONN_FREE)
 			continue;
 		held++;
@@ -2243,7 +2250,7 @@ chat_stop(struct chat *c)
 	    net_send(c, c->peer->fd, VERB_QUIT, NULL, 0, 0) == 0)
 		shutdown(c->peer->fd, SHUT_WR);
 	c->peer = NULL;
-	for (cn = c->conns; cn < c->conns + CONN_MAX; cn++)
+	for (cn = c->conns; cn < c->conns_end; cn++)
 		if (cn->state != CONN_FREE)
 			conn_close(c, cn);
 	c->status = CHAT_EXIT_SIGNAL;
@@ -2271,6 +2278,7 @@ chat_new(const struct chat_config *cfg)
 	local_init(&c->err, cfg->err_fd);
 	c->stranger_quiet = -1;
 	c->listen_fd = -1;
+	c->conns_end = c->conns;
 	for (cn = c->conns; cn < c->conns + CONN_MAX; cn++) {
 		cn->fd = -1;
 		cn->deadline = -1;
@@ -2283,7 +2291,7 @@ chat_free(struct chat *c)
 {
 	struct conn *cn;
 
-	for (cn = c->conns; cn < c->conns + CONN_MAX; cn++)
+	for (cn = c->conns; cn < c->conns_end; cn++)
 		if (cn->state != CONN_FREE)
 			close(cn->fd);
 	if (c->listen_fd >= 0)
@@ -2340,7 +2348,7 @@ chat_step(struct chat *c)
 	}
 	done = chat_done(c);
 	deadline = stranger_due(c);
-	for (cn = c->conns; cn < c->conns + CONN_MAX; cn++) {
+	for (cn = c->conns; cn < c->conns_end; cn++) {
 		if (cn->state == CONN_FREE)
 			continue;
 		if (done && cn->state == CONN_HELLO && cn != c->peer) {
@@ -2401,7 +2409,7 @@ chat_step(struct chat *c)
 	if (deadline < 0)
 		return -1;
 	now = c->clock();
-	for (cn = c->conns; cn < c->conns + CONN_MAX; cn++)
+	for (cn = c->conns; cn < c->conns_end; cn++)
 		if (cn->state != CONN_FREE && cn->deadline >= 0 &&
 		    now >= cn->deadline)
 			conn_timeout(c, cn);
