@@ -673,51 +673,6 @@ test_second_connector_is_turned_away_busy_while_first_talks() {
 
 # === Raw peers that break the protocol =======================================
 
-test_bad_hello_gets_err_bad_hello_and_listener_serves_next() {
-	fifo_hold l 7
-	chat_listen l
-	raw_connect
-	raw_expect 'HELLO chat/1'
-	raw_breaks_protocol 'ERR bad hello' 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'
-	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
-	expect_no_line_re l.err 'Connection from .*'
-	listener_serves_next
-}
-
-test_unsupported_version_gets_err_and_listener_serves_next() {
-	fifo_hold l 7
-	chat_listen l
-	raw_connect
-	raw_expect 'HELLO chat/1'
-	raw_breaks_protocol 'ERR unsupported version' \
-	    'HELLO chat/2 chat/10 xchat/1\n'
-	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
-	expect_no_line_re l.err 'Connection from .*'
-	listener_serves_next
-}
-
-test_msg_out_of_turn_gets_err_and_listener_serves_next() {
-	fifo_hold l 7
-	chat_listen l
-	raw_connect
-	raw_hello
-	raw_breaks_protocol 'ERR out of turn' 'MSG too early\n'
-	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
-	expect_line l.err "chat: peer 127.0.0.1:$RAWPORT: protocol error: out of turn"
-	expect_line l.err "Connection from 127.0.0.1:$RAWPORT"
-	listener_serves_next
-}
-
-test_second_hello_is_out_of_turn() {
-	fifo_hold l 7
-	chat_listen l
-	raw_connect
-	raw_hello
-	raw_breaks_protocol 'ERR out of turn' 'HELLO chat/1\n'
-	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
-	listener_serves_next
-}
-
 # cpu_ticks PID: set TICKS to the process's utime + stime, in clock ticks.
 cpu_ticks() {
 	local stat fields
@@ -764,16 +719,6 @@ test_listener_out_of_fds_waits_without_spinning_then_serves_next() {
 	expect_count l.err 'chat: accept: Too many open files' 1
 }
 
-test_busy_after_hello_is_out_of_turn() {
-	fifo_hold l 7
-	chat_listen l
-	raw_connect
-	raw_hello
-	raw_breaks_protocol 'ERR out of turn' 'BUSY\n'
-	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
-	listener_serves_next
-}
-
 test_frame_over_limit_gets_err_frame_too_long_and_listener_serves_next() {
 	fifo_hold l 7
 	chat_listen l
@@ -804,48 +749,6 @@ test_frame_one_byte_over_limit_gets_err_frame_too_long() {
 	chat_finish l 4
 	exec 7>&-
 	expect_bytes l.out ''
-}
-
-test_unknown_verb_gets_err_unknown_verb_and_listener_serves_next() {
-	fifo_hold l 7
-	chat_listen l
-	printf 'first\n' >&7
-	raw_connect
-	raw_hello
-	raw_expect 'MSG first'
-	raw_breaks_protocol 'ERR unknown verb' 'FOO bar\n'
-	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
-	listener_serves_next
-}
-
-test_lower_case_verb_is_unknown() {
-	fifo_hold l 7
-	chat_listen l
-	printf 'first\n' >&7
-	raw_connect
-	raw_hello
-	raw_expect 'MSG first'
-	raw_breaks_protocol 'ERR unknown verb' 'msg lower case\n'
-	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
-	listener_serves_next
-}
-
-test_silent_peer_gets_err_no_hello_after_5_seconds() {
-	local start took
-
-	fifo_hold l 7
-	chat_listen l
-	start=${EPOCHREALTIME/./}
-	raw_connect
-	raw_expect 'HELLO chat/1'
-	raw_expect 'ERR no hello' 8
-	took=$(( (${EPOCHREALTIME/./} - start) / 1000 ))
-	(( took >= 4500 && took <= 7000 )) ||
-	    fail "ERR no hello came after $took ms, expected about 5000"
-	raw_expect_close
-	raw_close
-	wait_line l.err "chat: peer 127.0.0.1:$RAWPORT: no HELLO within 5 seconds"
-	listener_serves_next
 }
 
 test_once_listener_is_not_used_up_by_a_bad_hello() {
@@ -937,20 +840,6 @@ test_longest_frame_ending_in_crlf_is_accepted() {
 	expect_bytes l.out 'They say: %s\n' "$TEXT"
 }
 
-test_connector_may_send_its_hello_first() {
-	printf 'hi\nQUIT\n' > l.in
-	chat_listen l --once
-	raw_connect 'HELLO chat/1\n'
-	raw_expect 'HELLO chat/1'
-	raw_expect 'MSG hi'
-	raw_send 'MSG hey\n'
-	raw_expect QUIT
-	raw_expect_close
-	raw_close
-	chat_finish l 0
-	expect_bytes l.out 'They say: hey\n'
-}
-
 test_hello_listing_several_versions_is_accepted() {
 	printf 'hi\nQUIT\n' > l.in
 	chat_listen l --once
@@ -984,20 +873,6 @@ test_crlf_frames_from_peer_have_one_cr_dropped() {
 	chat_finish l 0
 	expect_bytes l.out 'They say: %s\n' crlf 'two crs\x0d'
 	expect_line l.err 'They ended the conversation.'
-}
-
-test_quit_out_of_turn_with_payload_ends_conversation() {
-	fifo_hold l 7
-	chat_listen l --once
-	raw_connect
-	raw_hello
-	raw_send 'QUIT see you\n'	# the listener's turn, and a payload
-	raw_expect_close
-	raw_close
-	chat_finish l 0
-	exec 7>&-
-	expect_line l.err 'They ended the conversation.'
-	expect_bytes l.out ''
 }
 
 # === What the peer's text looks like ========================================
@@ -1620,33 +1495,6 @@ test_busy_turn_away_reads_at_most_128_kib_of_a_flood() {
 }
 
 # --- Slow and silent peers
-
-# A frame has CHAT_FRAME_SECS (10 s) from its first byte to its LF,
-# however its bytes trickle in: it is a deadline, not an idle timer, so a
-# byte a second does not push it back, and it holds in the peer's turn
-# even without --timeout.
-test_drip_fed_frame_is_dropped_after_10_seconds() {
-	local start
-
-	fifo_hold l 7
-	LIMIT=20 chat_listen l
-	printf 'first\n' >&7
-	raw_connect
-	raw_hello
-	raw_expect 'MSG first'		# their turn, no --timeout
-	start=${EPOCHREALTIME/./}
-	raw_drip 'MSG I am typing this very slowly, one byte a second...'
-	raw_expect 'ERR frame too slow' 14
-	ms_since "$start"
-	(( TOOK >= 9500 && TOOK <= 12500 )) ||
-	    fail "ERR frame too slow came after $TOOK ms, expected about 10000"
-	raw_expect_close
-	raw_drip_stop
-	wait_line l.err \
-	    "chat: peer 127.0.0.1:$RAWPORT: frame not finished within 10 seconds"
-	expect_bytes l.out ''
-	listener_serves_next
-}
 
 # With --timeout 2 in the peer's turn, the turn's deadline comes first: it
 # counts from the start of the turn, and a dripping peer cannot stretch it.

@@ -1256,7 +1256,8 @@ test_core_their_turn_ends_at_the_timeout_with_quit(void)
 	rig_close();
 }
 
-/* Each violation gets its ERR, and the listener goes on. */
+/* Each violation gets its ERR and a line on stderr, and the listener
+ * serves the next peer. (These were raw-peer black-box tests.) */
 static void
 test_core_every_violation_gets_its_err(void)
 {
@@ -1265,6 +1266,7 @@ test_core_every_violation_gets_its_err(void)
 		const char *send, *err;
 	} cases[] = {
 		{ 1, "HI\n", "ERR bad hello\n<EOF>" },
+		{ 1, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "ERR bad hello\n<EOF>" },
 		{ 1, "QUIT\n", "ERR bad hello\n<EOF>" },
 		{ 1, "HELLO chat/2 chat/0\n", "ERR unsupported version\n<EOF>" },
 		{ 1, "HELLO  chat/1x\n", "ERR unsupported version\n<EOF>" },
@@ -1273,6 +1275,7 @@ test_core_every_violation_gets_its_err(void)
 		{ 0, "BUSY\n", "ERR out of turn\n<EOF>" },
 		{ 0, "msg lower case\n", "ERR unknown verb\n<EOF>" },
 	};
+	char want[256];
 	size_t i;
 	int peer;
 
@@ -1286,7 +1289,14 @@ test_core_every_violation_gets_its_err(void)
 		put(peer, cases[i].send);
 		step();
 		CHECK(holds(peer, cases[i].err));
+		snprintf(want, sizeof(want), "chat: peer %s: protocol error: "
+		    "%.*s\n", name_of(peer), (int)(strlen(cases[i].err) - 10),
+		    cases[i].err + 4);
+		CHECK(holds(rig.err, want));
 		CHECK(rig.status == -1);
+		close(peer);
+		peer = dial(NULL);		/* the next is served */
+		CHECK(holds(peer, "HELLO chat/1\n"));
 		close(peer);
 		rig_close();
 	}
@@ -1355,7 +1365,8 @@ test_core_quit_in_our_turn_ends_the_conversation(void)
 {
 	int peer = rig_conversation(-1);
 
-	put(peer, "QUIT\n");		/* out of turn: allowed */
+	put(peer, "QUIT see you\n");	/* out of turn: allowed; payload
+					 * ignored */
 	step();
 	CHECK(holds(peer, "<EOF>"));
 	CHECK(holds(rig.err, "They ended the conversation.\n"));
