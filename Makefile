@@ -141,16 +141,13 @@ portability-*,$\
 -bugprone-easily-swappable-parameters,$\
 -cert-err33-c,$\
 -clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling,$\
--misc-no-recursion,$\
 -cert-dcl51-cpp
 #   easily-swappable-parameters: (fd, fd) and (int, int) pairs are
 #     everywhere in POSIX code; the names say which is which.
 #   cert-err33-c: snprintf cuts names and status lines on purpose, and
-#     say() ignores stderr's errors by design (see its comment).
+#     stderr's errors are ignored by design (see err_write()).
 #   insecureAPI.DeprecatedOrUnsafeBufferHandling: asks for C11 Annex K
 #     (memcpy_s...), which glibc does not have.
-#   misc-no-recursion: say() and prompt_end() call each other at most once
-#     (prompt_open is cleared first).
 #   cert-dcl51-cpp: a C++ rule (alias of bugprone-reserved-identifier).
 # Feature-test macros are the C library's names for us to define.
 TIDY_FTM = _GNU_SOURCE;_POSIX_C_SOURCE

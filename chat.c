@@ -172,11 +172,13 @@ struct chat {
 	long long stranger_quiet;	/* none printed before this, or -1 */
 	char stranger_held[SAY_MAX];	/* one that waits for the prompt */
 	size_t stranger_held_len;
+	enum stranger stranger_held_kind;
 	unsigned stranger_count[STRANGER_KINDS];
 
 	/* network */
 	int listen_fd;			/* -1 for a connector */
 	int accept_paused;		/* out of fds: accept when one closes */
+	int accept_failing;		/* said so: not again until one works */
 	struct conn conns[CONN_MAX];
 	struct conn *conns_end;		/* after the last slot in use: the
 					 * loop of every turn looks at the
@@ -190,6 +192,7 @@ struct chat {
 	char piece[SHOW_PIECE];		/* an escaped message, piece by piece */
 };
 static void	 chat_accept(struct chat *);
+static void	 chat_busy(struct chat *, struct conn *);
 static void	 chat_converse(struct chat *, struct conn *);
 static int	 chat_done(const struct chat *);
 static void	 chat_frame(struct chat *, struct conn *, const char *, size_t);
@@ -207,7 +210,7 @@ static void	 chat_their_turn(struct chat *);
 static void	 chat_turn_away(struct chat *, int, const char *, enum verb, const char *, enum stranger, const char *);
 static void	 chat_turn_away_candidate(struct chat *, struct conn *);
 static long long	 clock_monotonic_ms(void);
-static int	 compat_reopen(int);
+static int	 compat_reopen(int, int);
 static void	 conn_close(struct chat *, struct conn *);
 static void	 conn_end(struct chat *, struct conn *, int, enum ending);
 static void	 conn_frame_begun(struct chat *, struct conn *);
@@ -221,7 +224,7 @@ static void	 conn_timeout(struct chat *, struct conn *);
 static void	 conn_violation(struct chat *, struct conn *, const char *);
 static long long	 deadline_min(long long, long long);
 static int	 emoji_code_point(unsigned long);
-static void	 err_write(struct chat *, const char *, size_t);
+static int	 err_write(struct chat *, const char *, size_t, int);
 static size_t	 escape_hex(char *, char, unsigned long, int);
 static size_t	 escape_unit(char *, const unsigned char *, size_t, size_t, size_t *);
 static long long	 frame_ms(const struct chat *);
@@ -244,6 +247,7 @@ static void	 prompt_end(struct chat *, int);
 static int	 range_holds(const struct cp_range *, size_t, unsigned long);
 static void	 report(struct chat *, int, int, const char *, va_list);
 static void	 say(struct chat *, int, const char *, ...);
+static int	 signals_let_in(void);
 static void	 stdfds_init(void);
 static void	 stranger(struct chat *, enum stranger, int, const char *, ...);
 static int	 stranger_counted(const struct chat *);
@@ -321,30 +325,49 @@ deadline_min(long long a, long long b)
 	return b < 0 || a < b ? a : b;
 }
 
+/*
+ * Let in the stop signals that came while they were blocked outside a
+ * wait (during a name lookup, which cannot wait in ppoll()), without
+ * waiting. Returns whether a stop signal has come.
+ */
+static int
+signals_let_in(void)
+{
+	struct timespec zero = { 0, 0 };
+
+	ppoll(NULL, 0, &zero, &wait_mask);
+	return stop_signal != 0;
+}
+
 /* === Platform ============================================================= */
 
 /*
- * A non-blocking descriptor of our own for the pipe, FIFO or terminal open
- * on fd, so that a write that must wait for room waits in ppoll(), where a
- * stop signal gets in without a race, and never blocks the whole process.
- * (O_NONBLOCK on fd itself would change the description the shell and
- * others share.) Returns it, or -1 where there is none to be had.
+ * A non-blocking descriptor of our own for the pipe or FIFO (is_fifo) or
+ * terminal open on fd, so that a write that must wait for room waits in
+ * ppoll(), where a stop signal gets in without a race, and never blocks
+ * the whole process. (O_NONBLOCK on fd itself would change the
+ * description the shell and others share.) Returns it, or -1 where there
+ * is none to be had: other devices, and the master side of a
+ * pseudo-terminal, whose every open makes a new one.
  */
 static int
-compat_reopen(int fd)
+compat_reopen(int fd, int is_fifo)
 {
 	const int flags = O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
 	char path[PATH_MAX] = "";
+	int tty = !is_fifo && isatty(fd);
 #ifdef __linux__
-	int own;
+	int pty;
 
+	if (tty && ioctl(fd, TIOCGPTN, &pty) == 0)
+		return -1;	/* a master */
 	/* The file itself, whatever it is: pipe, FIFO or terminal. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if ((own = open(path, flags)) >= 0)
-		return own;
+	if ((is_fifo || tty) && (pty = open(path, flags)) >= 0)
+		return pty;
 #endif
 	/* Elsewhere a terminal can be opened anew by its name; a pipe not. */
-	if (isatty(fd) && ttyname_r(fd, path, sizeof(path)) == 0)
+	if (tty && ttyname_r(fd, path, sizeof(path)) == 0)
 		return open(path, flags);
 	return -1;
 }
@@ -367,7 +390,7 @@ local_init(struct local *l, int fd)
 		l->kind = LOCAL_FILE;
 	else if (S_ISSOCK(st.st_mode))
 		l->kind = LOCAL_SOCKET;
-	else if ((l->fd = compat_reopen(fd)) >= 0)
+	else if ((l->fd = compat_reopen(fd, S_ISFIFO(st.st_mode))) >= 0)
 		l->kind = LOCAL_OWN;
 	else
 		l->fd = fd;
@@ -386,7 +409,8 @@ local_close(struct local *l)
 static size_t
 line_format(char *line, size_t size, int flags, const char *fmt, va_list ap)
 {
-	int n = 0, m;
+	int n = 0, m, i;
+	unsigned char b;
 
 	if (flags & SAY_ERROR)
 		n = snprintf(line, size, "chat: ");
@@ -394,22 +418,35 @@ line_format(char *line, size_t size, int flags, const char *fmt, va_list ap)
 	if (m < 0)
 		m = 0;
 	n += m;
-	if (n > (int)size - 2)	/* cut: still end the line */
+	if (n > (int)size - 2) {	/* cut: still end the line */
 		n = (int)size - 2;
+		/* Not inside a character (the text is valid UTF-8): a lead
+		 * byte among the last three whose character does not fit
+		 * goes, with what follows it. */
+		for (i = n - 1; i >= 0 && i >= n - 3; i--) {
+			b = (unsigned char)line[i];
+			if ((b & 0xc0) == 0x80)
+				continue;
+			if (b >= 0xc0 && n - i < (b >= 0xf0 ? 4 : b >= 0xe0 ?
+			    3 : 2))
+				n = i;
+			break;
+		}
+	}
 	line[n++] = '\n';
 	return (size_t)n;
 }
 
-/* Write len bytes to stderr. stderr failing is not worth dying over, so
- * its errors are ignored. */
-static void
-err_write(struct chat *c, const char *text, size_t len)
+/* Write len bytes to stderr, waiting for room if wait. Returns as
+ * io_write_all(). stderr failing is not worth dying over: callers go on. */
+static int
+err_write(struct chat *c, const char *text, size_t len, int wait)
 {
 	struct iovec iov;
 
 	iov.iov_base = (void *)text;
 	iov.iov_len = len;
-	io_write_all(c, c->err.fd, c->err.kind, &iov, 1, -1);
+	return io_write_all(c, c->err.fd, c->err.kind, &iov, 1, wait ? -1 : 0);
 }
 
 /*
@@ -440,10 +477,14 @@ report(struct chat *c, int kind, int flags, const char *fmt, va_list ap)
 	if (kind >= 0 && c->prompt_open) {
 		memcpy(c->stranger_held, line, n);
 		c->stranger_held_len = n;
+		c->stranger_held_kind = kind;
 		return;
 	}
 	prompt_end(c, 0);
-	err_write(c, line, n);
+	/* A stranger's line never waits for room: nobody reading stderr
+	 * must not stop the conversation. What cannot go now is counted. */
+	if (err_write(c, line, n, kind < 0) < 0 && kind >= 0)
+		c->stranger_count[kind]++;
 }
 
 /* A status (SAY_STATUS) or error (SAY_ERROR) line on stderr. */
@@ -513,20 +554,21 @@ stranger_summary(struct chat *c)
 	unsigned total = 0;
 	int i, n = 0;
 
+	prompt_end(c, 0);	/* on a way out: below the user's text */
 	for (i = 0; i < STRANGER_KINDS; i++)
 		total += c->stranger_count[i];
 	n = snprintf(line, sizeof(line), "Turned away %u more:", total);
-	for (i = 0; i < STRANGER_KINDS; i++) {
-		if (c->stranger_count[i] == 0)
-			continue;
-		n += snprintf(line + n, sizeof(line) - n, "%s %u %s",
-		    n > 0 && line[n - 1] == ':' ? "" : ",",
-		    c->stranger_count[i], what[i]);
-		c->stranger_count[i] = 0;
-	}
+	for (i = 0; i < STRANGER_KINDS; i++)
+		if (c->stranger_count[i] > 0)
+			n += snprintf(line + n, sizeof(line) - n, "%s %u %s",
+			    line[n - 1] == ':' ? "" : ",",
+			    c->stranger_count[i], what[i]);
 	line[n++] = '\n';
-	err_write(c, line, n);
 	c->stranger_quiet = c->clock() + STRANGER_MS;
+	/* Without waiting (see report()); if it cannot go, the counts stay
+	 * for the next try, a second later. */
+	if (err_write(c, line, n, 0) == 0)
+		memset(c->stranger_count, 0, sizeof(c->stranger_count));
 }
 
 /*
@@ -540,9 +582,11 @@ prompt_end(struct chat *c, int entered)
 		return;
 	c->prompt_open = 0;
 	if (!entered)
-		err_write(c, "\n", 1);
+		err_write(c, "\n", 1, 1);
 	if (c->stranger_held_len > 0) {
-		err_write(c, c->stranger_held, c->stranger_held_len);
+		if (err_write(c, c->stranger_held, c->stranger_held_len,
+		    0) < 0)
+			c->stranger_count[c->stranger_held_kind]++;
 		c->stranger_held_len = 0;
 		c->stranger_quiet = c->clock() + STRANGER_MS;
 	}
@@ -1258,7 +1302,7 @@ chat_signals_init(void)
 {
 	static const int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
 		SIGCONT };
-	struct sigaction sa;
+	struct sigaction sa, old;
 	sigset_t block;
 	size_t i;
 
@@ -1269,6 +1313,11 @@ chat_signals_init(void)
 	sigemptyset(&sa.sa_mask);
 	sigemptyset(&block);
 	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++) {
+		/* One ignored when we start stays so, as nohup and a shell
+		 * starting a background job mean it. */
+		if (caught[i] != SIGCONT && sigaction(caught[i], NULL,
+		    &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
 		sigaction(caught[i], &sa, NULL);
 		sigaddset(&block, caught[i]);
 	}
@@ -1386,6 +1435,11 @@ net_listen(struct chat *c, const struct endpoint *ep, const char *spec)
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	gai = getaddrinfo(ep->host[0] ? ep->host : NULL, ep->port, &hints,
 	    &res);
+	if (signals_let_in()) {		/* the caller reports it */
+		if (gai == 0)
+			freeaddrinfo(res);
+		return -1;
+	}
 	if (gai != 0) {
 		say(c, SAY_ERROR, "resolve %s: %s", ep->host,
 		    gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
@@ -1451,6 +1505,11 @@ net_connect(struct chat *c, const struct endpoint *ep, char *name,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	gai = getaddrinfo(ep->host, ep->port, &hints, &res);
+	if (signals_let_in()) {		/* the caller reports it */
+		if (gai == 0)
+			freeaddrinfo(res);
+		return -1;
+	}
 	if (gai != 0) {
 		say(c, SAY_ERROR, "resolve %s: %s", ep->host,
 		    gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
@@ -1797,6 +1856,8 @@ conn_timeout(struct chat *c, struct conn *cn)
  *         DL_FRAME once a frame has begun, whichever comes first.
  *           MSG: shown -> OURS
  *           DL_TURN: QUIT -> LINGER; DL_FRAME: ERR frame too slow -> LINGER
+ *           BUSY before the listener's first MSG (connector): closed,
+ *             exit 5 (another candidate's HELLO came first)
  * OURS and THEIRS alike:
  *           QUIT: closed; ERR: reported, closed
  *           MSG in OURS, HELLO, BUSY: ERR out of turn -> LINGER
@@ -1813,8 +1874,9 @@ conn_timeout(struct chat *c, struct conn *cn)
  * BUSY at once; otherwise it becomes a candidate, unless CANDIDATES_MAX
  * are held (ERR listener full) or CANDIDATES_PER_SOURCE from its source
  * (ERR too many from your address). The first candidate to complete its
- * HELLO gets the conversation. A connector has one conn, c->peer from the
- * start.
+ * HELLO gets the conversation. A listener that is done (chat_done())
+ * takes no newcomer and sends the waiting candidates QUIT. A connector
+ * has one conn, c->peer from the start.
  */
 
 /* Our turn begins: the terminal listens to us again, and prompts. */
@@ -1835,7 +1897,7 @@ chat_our_turn(struct chat *c)
 static void
 chat_prompt(struct chat *c)
 {
-	err_write(c, PROMPT, sizeof(PROMPT) - 1);
+	err_write(c, PROMPT, sizeof(PROMPT) - 1, 1);
 	if (!stop_signal)
 		c->prompt_open = 1;
 }
@@ -1920,6 +1982,15 @@ chat_converse(struct chat *c, struct conn *cn)
 	linebuf_move(&cn->in, &hello);
 }
 
+/* The listener sent a connector BUSY: it talks with someone else. */
+static void
+chat_busy(struct chat *c, struct conn *cn)
+{
+	say(c, SAY_ERROR, "connect %s: busy: the listener is in another "
+	    "conversation", c->where);
+	conn_end(c, cn, CHAT_EXIT_BUSY, END_CLOSE);
+}
+
 /* A frame from cn while it is in HELLO: the handshake. */
 static void
 chat_hello(struct chat *c, struct conn *cn, enum verb verb,
@@ -1940,11 +2011,9 @@ chat_hello(struct chat *c, struct conn *cn, enum verb verb,
 			say(c, SAY_ERROR, "connect %s: refused: %s", c->where,
 			    reason);
 		conn_end(c, cn, CHAT_EXIT_BUSY, END_CLOSE);
-	} else if (verb == VERB_BUSY && !c->listening) {
-		say(c, SAY_ERROR, "connect %s: busy: the listener is in "
-		    "another conversation", c->where);
-		conn_end(c, cn, CHAT_EXIT_BUSY, END_CLOSE);
-	} else if (verb != VERB_HELLO)
+	} else if (verb == VERB_BUSY && !c->listening)
+		chat_busy(c, cn);
+	else if (verb != VERB_HELLO)
 		conn_violation(c, cn, ERR_BAD_HELLO);
 	else if (!hello_speaks(payload, plen))
 		conn_violation(c, cn, ERR_VERSION);
@@ -1999,8 +2068,19 @@ chat_frame(struct chat *c, struct conn *cn, const char *line, size_t len)
 		if (c->peer == cn)
 			chat_our_turn(c);
 		break;
-	case VERB_HELLO:
 	case VERB_BUSY:
+		/* A connector's HELLO may cross another candidate's: the
+		 * listener's BUSY then comes after the HELLOs, before its
+		 * first MSG. (A connector has one conversation and sends
+		 * its first line only after that MSG.) */
+		if (!c->listening && cn->state == CONN_THEIRS &&
+		    c->in_lineno == 0) {
+			chat_busy(c, cn);
+			break;
+		}
+		conn_violation(c, cn, ERR_OUT_OF_TURN);
+		break;
+	case VERB_HELLO:
 		conn_violation(c, cn, ERR_OUT_OF_TURN);
 		break;
 	default:
@@ -2196,12 +2276,14 @@ chat_accept(struct chat *c)
 	if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
 		/* The connection stays queued and the socket readable: wait
 		 * for one of ours to close rather than spin on it. */
-		say(c, SAY_ERROR, "accept: %s", strerror(errno));
-		c->accept_paused = 1;
+		if (!c->accept_failing)
+			say(c, SAY_ERROR, "accept: %s", strerror(errno));
+		c->accept_paused = c->accept_failing = 1;
 		return;
 	}
 	if (fd < 0)
 		return;		/* gone again (ECONNABORTED) or EAGAIN */
+	c->accept_failing = 0;
 	net_name((struct sockaddr *)&ss, sslen, name, sizeof(name));
 	/* BUSY at once, then close: never keep a stranger waiting, and
 	 * never let one disturb the conversation in progress. */
@@ -2351,10 +2433,12 @@ chat_step(struct chat *c)
 	for (cn = c->conns; cn < c->conns_end; cn++) {
 		if (cn->state == CONN_FREE)
 			continue;
-		if (done && cn->state == CONN_HELLO && cn != c->peer) {
-			conn_close(c, cn);	/* no one to talk to */
+		/* Done: a candidate waits for a conversation that will
+		 * never be. It has our HELLO, so QUIT is the goodbye. */
+		if (done && cn->state == CONN_HELLO && cn != c->peer)
+			conn_last(c, cn, CHAT_EXIT_OK, VERB_QUIT, NULL);
+		if (cn->state == CONN_FREE)
 			continue;
-		}
 		in_use = 1;
 		polled[nfds] = cn;
 		fds[nfds].fd = cn->fd;
@@ -2400,7 +2484,8 @@ chat_step(struct chat *c)
 	}
 	if (in_slot >= 0 && fds[in_slot].revents)
 		chat_stdin_input(c);
-	if (listen_slot >= 0 && fds[listen_slot].revents)
+	/* (The last conversation may have ended in this very step.) */
+	if (listen_slot >= 0 && fds[listen_slot].revents && !chat_done(c))
 		chat_accept(c);
 	chat_our_lines(c);	/* what came in may be ours to send */
 
@@ -2530,7 +2615,7 @@ main(int argc, char **argv)
 		c->status = CHAT_EXIT_NET;
 	else if ((fd = net_connect(c, &ep, name, sizeof(name))) >= 0)
 		chat_begin(c, fd, name);
-	else if (stop_signal)
+	if (stop_signal)	/* while resolving, binding or connecting */
 		chat_stop(c);
 	status = c->status;
 	if (c->listen_fd >= 0 || c->peer != NULL)

@@ -630,6 +630,29 @@ test_idle_listener_stopped_by_sigterm_exits_7() {
 	expect_line l.err 'chat: interrupted by SIGTERM'
 }
 
+# A stop signal that is ignored when chat starts (nohup, a script's
+# background job) stays ignored: SIGHUP and SIGINT do nothing, SIGTERM
+# still ends it. (Both are sent before SIGTERM; had either been caught,
+# it would name the signal that ended it.) Not under timeout(1), which
+# catches these signals itself.
+test_signals_ignored_at_start_stay_ignored() {
+	fifo_hold l 7
+	(
+		trap - PIPE
+		trap '' HUP INT
+		exec "$CHAT" --listen 127.0.0.1:0 <l.in >l.out 2>l.err \
+		    3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
+	) &
+	PID[l]=$!
+	echo "$!" >> "$T/pids"
+	wait_line_re l.err 'Listening on 127\.0\.0\.1:[0-9]+'
+	kill -HUP "${PID[l]}"
+	kill -INT "${PID[l]}"
+	kill -TERM "${PID[l]}"
+	chat_finish l 7
+	expect_bytes l.err '%s\n' "$MATCH" 'chat: interrupted by SIGTERM'
+}
+
 # === BUSY ====================================================================
 
 test_second_connector_is_turned_away_busy_while_first_talks() {
@@ -795,6 +818,32 @@ test_err_from_peer_is_reported_escaped_and_not_answered_exit_4() {
 	chat_finish l 4
 	expect_line l.err "chat: peer 127.0.0.1:$RAWPORT: peer reported: cannot \\x1b[31mcope"
 	expect_bytes l.out ''
+}
+
+# A status line too long for its 512 bytes is cut between characters:
+# it stays valid UTF-8. (An ERR reason of 120 bytes, 116 control bytes
+# and two 2-byte letters, is 468 bytes escaped; the line around it
+# makes 511, one over, with the cut inside the last letter.)
+test_status_line_cut_to_fit_stays_valid_utf8() {
+	local reason
+
+	fifo_hold l 7
+	chat_listen l
+	raw_connect
+	raw_expect 'HELLO chat/1'
+	printf -v reason '%*s' 116 ''
+	raw_send 'ERR %s\303\251\303\251\n' "${reason// /$'\001'}"
+	raw_expect_close
+	raw_close
+	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: peer reported: .*"
+	(( ${#RAWPORT} == 5 )) || fail "port $RAWPORT: the line would fit"
+	LC_ALL=C.UTF-8 iconv -f UTF-8 -t UTF-8 l.err > /dev/null 2>&1 ||
+	    fail "l.err is not valid UTF-8: $(tail -c 20 l.err | od -An -tx1)"
+	[[ $MATCH == *'\x01\x01'$'\303\251' ]] ||
+	    fail "the line does not end with the first letter whole:" \
+	    "$(printf '%s' "$MATCH" | tail -c 12 | od -An -tx1)"
+	exec 7>&-
+	chat_finish l 0
 }
 
 # === Raw peers speaking chat/1 by hand =======================================

@@ -879,10 +879,10 @@ rig_connector(long long timeout_ms)
 	return sv[1];
 }
 
-/* A TCP connection to the rig's listener, from source (NULL: any), and
- * the step that accepts it. */
+/* A TCP connection to the rig's listener, from source (NULL: any), in
+ * its accept queue. */
 static int
-dial(const char *source)
+connect_to_rig(const char *source)
 {
 	struct sockaddr_in sin;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -903,6 +903,15 @@ dial(const char *source)
 		exit(2);
 	}
 	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+/* A connection to the rig's listener, and the step that accepts it. */
+static int
+dial(const char *source)
+{
+	int fd = connect_to_rig(source);
+
 	step();
 	return fd;
 }
@@ -1447,6 +1456,98 @@ test_core_newcomer_during_a_conversation_gets_busy(void)
 	rig_close();
 }
 
+static void
+test_core_connector_told_busy_after_the_hellos_exits_5(void)
+{
+	int peer = rig_connector(-1);
+
+	put(peer, "HELLO chat/1\n");
+	step();
+	CHECK(holds(peer, "HELLO chat/1\n"));
+	/* another candidate completed its HELLO first */
+	put(peer, "BUSY\n");
+	step();
+	CHECK(holds(rig.err, "Connected to peer:1\nchat: connect test:1: busy: "
+	    "the listener is in another conversation\n"));
+	CHECK(step() == CHAT_EXIT_BUSY);
+	CHECK(holds(peer, "<EOF>"));	/* no ERR out of turn */
+	close(peer);
+	rig_close();
+}
+
+/* Lines about strangers never wait for room on stderr: with nobody
+ * reading it, turned-away newcomers are counted and the conversation
+ * goes on; the count comes out once there is room. */
+static void
+test_core_stranger_lines_do_not_wait_for_a_full_stderr(void)
+{
+	static char fill[1 << 20];
+	int peer = rig_conversation(-1), late[3], i;
+
+	memset(fill, 'f', sizeof(fill));
+	CHECK(write(rig.chat_fds[2], fill, (size_t)fcntl(rig.chat_fds[2],
+	    F_GETPIPE_SZ)) > 0);		/* stderr full */
+	for (i = 0; i < 3; i++)
+		late[i] = dial(NULL);	/* would hang, if a line waited */
+	for (i = 0; i < 3; i++)
+		CHECK(holds(late[i], "BUSY\n<EOF>"));
+	put(rig.in, "still talking\n");
+	step();
+	CHECK(holds(peer, "MSG still talking\n"));
+	take(rig.err);			/* someone reads stderr again */
+	fake_now += 1000;
+	step();
+	CHECK(holds(rig.err, "Turned away 3 more: 3 busy\n"));
+	for (i = 0; i < 3; i++)
+		close(late[i]);
+	close(peer);
+	rig_close();
+}
+
+/* The conversation of a --once listener ends in the same step that a
+ * newcomer arrives: the newcomer is not made a candidate (it would wait
+ * for a conversation that will never be). */
+static void
+test_core_once_listener_takes_no_candidate_after_its_conversation(void)
+{
+	int peer, late;
+
+	rig_open(1, 1, -1);
+	peer = dial(NULL);
+	take(peer);
+	put(peer, "HELLO chat/1\n");
+	step();
+	late = connect_to_rig(NULL);
+	put(peer, "QUIT\n");
+	step();
+	CHECK(holds(late, ""));		/* no HELLO */
+	CHECK(step() == CHAT_EXIT_OK);
+	close(late);
+	close(peer);
+	rig_close();
+}
+
+/* An idle listener whose input ends says QUIT to the candidates that
+ * wait: it has sent them its HELLO, and will talk to no one. */
+static void
+test_core_listener_whose_input_ends_sends_candidates_quit(void)
+{
+	int cand;
+
+	rig_open(1, 0, -1);
+	cand = dial(NULL);
+	CHECK(holds(cand, "HELLO chat/1\n"));
+	close(rig.in);
+	rig.in = -1;
+	step();				/* the end of input */
+	step();
+	CHECK(holds(cand, "QUIT\n<EOF>"));
+	close(cand);
+	step();
+	CHECK(step() == CHAT_EXIT_OK);
+	rig_close();
+}
+
 /*
  * The window between a wait and a write: a stop signal that arrives once
  * ppoll() has returned, and before the write it led to, is pending (the
@@ -1549,6 +1650,10 @@ main(void)
 	test_core_err_from_the_peer_is_reported_escaped_and_not_answered();
 	test_core_connector_refused_before_hello_exits_5();
 	test_core_newcomer_during_a_conversation_gets_busy();
+	test_core_connector_told_busy_after_the_hellos_exits_5();
+	test_core_stranger_lines_do_not_wait_for_a_full_stderr();
+	test_core_once_listener_takes_no_candidate_after_its_conversation();
+	test_core_listener_whose_input_ends_sends_candidates_quit();
 	test_core_stop_signal_pending_at_a_blocked_write_ends_chat();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
