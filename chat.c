@@ -854,25 +854,34 @@ linebuf_move(struct linebuf *to, struct linebuf *from)
 
 /* === Frames =============================================================== */
 
-/* The verbs as they are spelt on the wire, named once. */
-static const char *const verb_names[] = {
-	[VERB_HELLO] = "HELLO", [VERB_MSG] = "MSG", [VERB_QUIT] = "QUIT",
-	[VERB_BUSY] = "BUSY", [VERB_ERR] = "ERR"
+/* The verbs as they are spelt on the wire, named once: each with the
+ * space that comes before a payload, so a frame's head is one piece. */
+#define WIRE(name)	{ name " ", sizeof(name) - 1 }
+static const struct {
+	const char *head;	/* the verb, then a space */
+	size_t len;		/* of the verb alone */
+} wire[] = {
+	[VERB_HELLO] = WIRE("HELLO"), [VERB_MSG] = WIRE("MSG"),
+	[VERB_QUIT] = WIRE("QUIT"), [VERB_BUSY] = WIRE("BUSY"),
+	[VERB_ERR] = WIRE("ERR")
 };
 
 enum verb
 frame_parse(const char *line, size_t len, const char **payload, size_t *plen)
 {
+	/* MSG first: nearly every frame is one. */
+	static const enum verb order[] = { VERB_MSG, VERB_QUIT, VERB_HELLO,
+		VERB_BUSY, VERB_ERR };
 	const char *space = memchr(line, ' ', len);
 	size_t vlen = space ? (size_t)(space - line) : len;
 	size_t i;
 
 	*payload = space ? space + 1 : line + len;
 	*plen = len - (*payload - line);
-	for (i = VERB_HELLO; i <= VERB_ERR; i++)
-		if (strlen(verb_names[i]) == vlen &&
-		    memcmp(verb_names[i], line, vlen) == 0)
-			return (enum verb)i;
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (wire[order[i]].len == vlen &&
+		    memcmp(wire[order[i]].head, line, vlen) == 0)
+			return order[i];
 	return VERB_UNKNOWN;
 }
 
@@ -1604,14 +1613,12 @@ static int
 net_send(struct chat *c, int fd, enum verb verb, const char *payload,
     size_t len, long long deadline)
 {
-	struct iovec iov[4];
+	struct iovec iov[3];
 	int n = 0;
 
-	iov[n].iov_base = (void *)verb_names[verb];
-	iov[n++].iov_len = strlen(verb_names[verb]);
+	iov[n].iov_base = (void *)wire[verb].head;
+	iov[n++].iov_len = wire[verb].len + (payload != NULL);
 	if (payload != NULL) {
-		iov[n].iov_base = " ";
-		iov[n++].iov_len = 1;
 		iov[n].iov_base = (void *)payload;
 		iov[n++].iov_len = len;
 	}
