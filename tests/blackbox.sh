@@ -2366,6 +2366,13 @@ test_turned_away_reports_are_coalesced_to_one_line_a_second() {
 	raw_hello
 	raw_expect 'MSG first'		# their turn: newcomers get BUSY
 	busy_flood_is_coalesced :
+	conversation_goes_on_then_ends
+}
+
+# conversation_goes_on_then_ends: after the flood, the raw peer's next
+# message is shown, the listener's QUIT (from fd 7) ends the conversation,
+# and the listener exits 0 having shown that message alone.
+conversation_goes_on_then_ends() {
 	raw_send 'MSG still here\n'
 	wait_line l.out 'They say: still here'
 	printf 'QUIT\n' >&7
@@ -2399,15 +2406,7 @@ test_turned_away_reports_are_coalesced_on_a_terminal_too() {
 	raw_hello
 	raw_expect 'MSG first'
 	busy_flood_is_coalesced term_to_err
-	raw_send 'MSG still here\n'
-	wait_line l.out 'They say: still here'
-	printf 'QUIT\n' >&7
-	raw_expect QUIT
-	raw_expect_close
-	raw_close
-	chat_finish l 0
-	exec 7>&-
-	expect_bytes l.out 'They say: still here\n'
+	conversation_goes_on_then_ends
 }
 
 # --- One stop signal ends chat, whatever it is blocked on
