@@ -974,14 +974,15 @@ name_of(int fd)
 	return name;
 }
 
-/* A listener in conversation with the peer it returns, in our turn. */
+/* A listener (once: with --once) in conversation with the peer it
+ * returns, in our turn. */
 static int
-rig_conversation(long long timeout_ms)
+rig_conversation(int once, long long timeout_ms)
 {
 	char line[128];
 	int peer;
 
-	rig_open(1, 0, timeout_ms);
+	rig_open(1, once, timeout_ms);
 	peer = dial(NULL);
 	take(peer);
 	put(peer, "HELLO chat/1\n");
@@ -1218,7 +1219,7 @@ test_core_hello_deadline_is_the_timeout_if_shorter(void)
 static void
 test_core_begun_frame_must_end_within_10_seconds(void)
 {
-	int peer = rig_conversation(-1);
+	int peer = rig_conversation(0, -1);
 
 	put(rig.in, "go\n");
 	step();
@@ -1294,7 +1295,7 @@ test_core_every_violation_gets_its_err(void)
 			peer = dial(NULL);
 			take(peer);
 		} else
-			peer = rig_conversation(-1);
+			peer = rig_conversation(0, -1);
 		put(peer, cases[i].send);
 		step();
 		CHECK(holds(peer, cases[i].err));
@@ -1372,7 +1373,7 @@ test_core_frame_over_the_limit_is_err_frame_too_long(void)
 static void
 test_core_quit_in_our_turn_ends_the_conversation(void)
 {
-	int peer = rig_conversation(-1);
+	int peer = rig_conversation(0, -1);
 
 	put(peer, "QUIT see you\n");	/* out of turn: allowed; payload
 					 * ignored */
@@ -1389,7 +1390,7 @@ test_core_quit_in_our_turn_ends_the_conversation(void)
 static void
 test_core_err_from_the_peer_is_reported_escaped_and_not_answered(void)
 {
-	int peer = rig_conversation(-1);
+	int peer = rig_conversation(0, -1);
 
 	put(peer, "ERR bad \x1b[2Jthing\n");
 	step();
@@ -1426,7 +1427,7 @@ static void
 test_core_newcomer_during_a_conversation_gets_busy(void)
 {
 	char want[128];
-	int peer = rig_conversation(-1), late[3], i;
+	int peer = rig_conversation(0, -1), late[3], i;
 
 	for (i = 0; i < 3; i++)
 		late[i] = dial(NULL);
@@ -1482,7 +1483,7 @@ static void
 test_core_stranger_lines_do_not_wait_for_a_full_stderr(void)
 {
 	static char fill[1 << 20];
-	int peer = rig_conversation(-1), late[3], i;
+	int peer = rig_conversation(0, -1), late[3], i;
 
 	memset(fill, 'f', sizeof(fill));
 	CHECK(write(rig.chat_fds[2], fill, (size_t)fcntl(rig.chat_fds[2],
@@ -1510,13 +1511,8 @@ test_core_stranger_lines_do_not_wait_for_a_full_stderr(void)
 static void
 test_core_once_listener_takes_no_candidate_after_its_conversation(void)
 {
-	int peer, late;
+	int peer = rig_conversation(1, -1), late;
 
-	rig_open(1, 1, -1);
-	peer = dial(NULL);
-	take(peer);
-	put(peer, "HELLO chat/1\n");
-	step();
 	late = connect_to_rig(NULL);
 	put(peer, "QUIT\n");
 	step();
