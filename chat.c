@@ -57,7 +57,10 @@
 /* A peer message that needs escaping is escaped and written in pieces of
  * this size: a 64 KiB message of control bytes escapes to 256 KiB, which
  * would cost as much memory as all the rest of chat. */
-#define SHOW_PIECE	8192
+#define SHOW_PIECE	4096
+/* Room for a terminal's name, and for /proc/self/fd/N: not PATH_MAX,
+ * whose 4 KiB of stack would stay in memory for good. */
+#define TTY_PATH_MAX	128
 /* A numeric host (IPv6 with a scope id fits) and a port, as shown. */
 #define HOST_NUM_MAX	64
 #define PEER_NAME_MAX	(HOST_NUM_MAX + sizeof("[]:65535"))
@@ -354,7 +357,7 @@ static int
 compat_reopen(int fd, int is_fifo)
 {
 	const int flags = O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-	char path[PATH_MAX] = "";
+	char path[TTY_PATH_MAX] = "";	/* "/proc/self/fd/N", "/dev/pts/N" */
 	int tty = !is_fifo && isatty(fd);
 #ifdef __linux__
 	int pty;
