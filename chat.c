@@ -68,8 +68,10 @@
 #define SOURCE_LEN	9
 /* Status and error lines longer than this are cut. */
 #define SAY_MAX		512
-/* Of an ERR reason from the peer, quote at most this many bytes. */
+/* Of an ERR reason from the peer, quote at most this many bytes; escaped,
+ * with a NUL, they take at most REASON_SHOWN. */
 #define REASON_MAX	120
+#define REASON_SHOWN	(CHAT_ESCAPED_MAX(REASON_MAX) + 1)
 #define LISTEN_BACKLOG	16
 #define TIMEOUT_MAX_SECS 86400
 #define PROMPT		"Your message: "
@@ -222,7 +224,7 @@ static int	 conn_is_stranger(const struct chat *, const struct conn *);
 static void	 conn_last(struct chat *, struct conn *, int, enum verb, const char *);
 static struct conn	*conn_open(struct chat *, int, const char *, const unsigned char *);
 static void	 conn_say(struct chat *, struct conn *, const char *, ...);
-static int	 conn_send(struct chat *, struct conn *, enum verb, const char *);
+static int	 conn_send(struct chat *, struct conn *, enum verb, const char *, size_t);
 static void	 conn_timeout(struct chat *, struct conn *);
 static void	 conn_violation(struct chat *, struct conn *, const char *);
 static long long	 deadline_min(long long, long long);
@@ -248,6 +250,7 @@ static void	 on_signal(int);
 static int	 parse_seconds(const char *, long long *);
 static void	 prompt_end(struct chat *, int);
 static int	 range_holds(const struct cp_range *, size_t, unsigned long);
+static void	 reason_show(char *, const char *, size_t);
 static void	 report(struct chat *, int, int, const char *, va_list);
 static void	 say(struct chat *, int, const char *, ...);
 static int	 signals_let_in(void);
@@ -1651,11 +1654,12 @@ conn_say(struct chat *c, struct conn *cn, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Send a frame to cn: in the conversation it may wait for room up to the
- * --timeout; anyone else gets what fits at once, or nothing. */
+/* Send a frame to cn (payload: len bytes, or NULL): in the conversation
+ * it may wait for room up to the --timeout; anyone else gets what fits at
+ * once, or nothing. Returns as io_write_all(). */
 static int
 conn_send(struct chat *c, struct conn *cn, enum verb verb,
-    const char *payload)
+    const char *payload, size_t len)
 {
 	long long deadline = 0;
 
@@ -1663,8 +1667,7 @@ conn_send(struct chat *c, struct conn *cn, enum verb verb,
 		deadline = c->clock() + c->timeout_ms;
 	else if (cn == c->peer)
 		deadline = -1;
-	return net_send(c, cn->fd, verb, payload,
-	    payload ? strlen(payload) : 0, deadline);
+	return net_send(c, cn->fd, verb, payload, len, deadline);
 }
 
 /* A new connection on fd in a free slot, waiting for the peer's HELLO;
@@ -1740,7 +1743,8 @@ static void
 conn_last(struct chat *c, struct conn *cn, int status, enum verb verb,
     const char *reason)
 {
-	conn_end(c, cn, status, conn_send(c, cn, verb, reason) == 0 ?
+	conn_end(c, cn, status, conn_send(c, cn, verb, reason,
+	    reason ? strlen(reason) : 0) == 0 ?
 	    END_LINGER : END_CLOSE);
 }
 
@@ -1992,6 +1996,15 @@ chat_converse(struct chat *c, struct conn *cn)
 	linebuf_move(&cn->in, &hello);
 }
 
+/* An ERR reason from the peer, as quoted: its first REASON_MAX bytes,
+ * escaped, as a C string in shown (REASON_SHOWN bytes). */
+static void
+reason_show(char *shown, const char *payload, size_t plen)
+{
+	shown[display_escape(shown, payload, plen < REASON_MAX ? plen :
+	    REASON_MAX)] = '\0';
+}
+
 /* The listener sent a connector BUSY: it talks with someone else. */
 static void
 chat_busy(struct chat *c, struct conn *cn)
@@ -2006,14 +2019,11 @@ static void
 chat_hello(struct chat *c, struct conn *cn, enum verb verb,
     const char *payload, size_t plen)
 {
-	char reason[CHAT_ESCAPED_MAX(REASON_MAX) + 1];
+	char reason[REASON_SHOWN];
 	struct conn *other;
-	size_t n;
 
 	if (verb == VERB_ERR) {
-		n = display_escape(reason, payload,
-		    plen < REASON_MAX ? plen : REASON_MAX);
-		reason[n] = '\0';
+		reason_show(reason, payload, plen);
 		if (c->listening)
 			conn_say(c, cn, "peer %s: peer reported: %s", cn->name,
 			    reason);
@@ -2034,7 +2044,8 @@ chat_hello(struct chat *c, struct conn *cn, enum verb verb,
 			if (other->state == CONN_HELLO && other != cn)
 				chat_turn_away_candidate(c, other);
 		chat_our_turn(c);
-	} else if (conn_send(c, cn, VERB_HELLO, CHAT_PROTOCOL) < 0)
+	} else if (conn_send(c, cn, VERB_HELLO, CHAT_PROTOCOL,
+	    sizeof(CHAT_PROTOCOL) - 1) < 0)
 		conn_gone(c, cn, errno);
 	else {
 		chat_converse(c, cn);
@@ -2047,9 +2058,9 @@ chat_hello(struct chat *c, struct conn *cn, enum verb verb,
 static void
 chat_frame(struct chat *c, struct conn *cn, const char *line, size_t len)
 {
-	char reason[CHAT_ESCAPED_MAX(REASON_MAX) + 1];
+	char reason[REASON_SHOWN];
 	const char *payload;
-	size_t plen, n;
+	size_t plen;
 	enum verb verb = frame_parse(line, len, &payload, &plen);
 
 	if (cn->state == CONN_HELLO) {
@@ -2062,9 +2073,7 @@ chat_frame(struct chat *c, struct conn *cn, const char *line, size_t len)
 		conn_end(c, cn, CHAT_EXIT_OK, END_CLOSE);
 		break;
 	case VERB_ERR:
-		n = display_escape(reason, payload,
-		    plen < REASON_MAX ? plen : REASON_MAX);
-		reason[n] = '\0';
+		reason_show(reason, payload, plen);
 		say(c, SAY_ERROR, "peer %s: peer reported: %s", cn->name,
 		    reason);
 		conn_end(c, cn, CHAT_EXIT_PEER, END_CLOSE);
@@ -2209,9 +2218,7 @@ chat_our_line(struct chat *c)
 	}
 	/* Quiet first: keys typed once the peer has our line are theirs. */
 	term_quiet();
-	/* net_send() directly: the text is a length, not a C string. */
-	if (net_send(c, c->peer->fd, VERB_MSG, line, len, c->timeout_ms < 0 ?
-	    -1 : c->clock() + c->timeout_ms) < 0)
+	if (conn_send(c, c->peer, VERB_MSG, line, len) < 0)
 		conn_gone(c, c->peer, errno);
 	else
 		chat_their_turn(c);
@@ -2246,7 +2253,7 @@ chat_turn_away(struct chat *c, int fd, const char *name, enum verb verb,
 static void
 chat_turn_away_candidate(struct chat *c, struct conn *cn)
 {
-	conn_send(c, cn, VERB_BUSY, NULL);
+	conn_send(c, cn, VERB_BUSY, NULL, 0);
 	conn_close(c, cn);
 	stranger(c, STRANGER_BUSY, SAY_STATUS, "Turned away %s: busy",
 	    cn->name);
@@ -2318,7 +2325,8 @@ chat_accept(struct chat *c)
 		    "full");
 	else {
 		net_tune(fd);
-		if (conn_send(c, cn, VERB_HELLO, CHAT_PROTOCOL) < 0)
+		if (conn_send(c, cn, VERB_HELLO, CHAT_PROTOCOL,
+	    sizeof(CHAT_PROTOCOL) - 1) < 0)
 			conn_gone(c, cn, errno);
 	}
 }
@@ -2339,7 +2347,7 @@ chat_stop(struct chat *c)
 	/* QUIT only in the conversation: after our HELLO, and never
 	 * after half a frame (conn_gone() closed that one). */
 	if (c->peer != NULL && c->peer->state != CONN_HELLO &&
-	    net_send(c, c->peer->fd, VERB_QUIT, NULL, 0, 0) == 0)
+	    conn_send(c, c->peer, VERB_QUIT, NULL, 0) == 0)
 		shutdown(c->peer->fd, SHUT_WR);
 	c->peer = NULL;
 	for (cn = c->conns; cn < c->conns_end; cn++)
