@@ -7,10 +7,13 @@
  * connections, each driven by an explicit state (see "The conversation").
  * The README specifies the protocol, the output lines and the exit codes.
  */
-#define _GNU_SOURCE	/* ppoll(), accept4(): both also in POSIX.1-2024 */
+/* Linux's ppoll() and accept4() (both also in POSIX.1-2024); other
+ * systems show all they have without it. */
+#define _GNU_SOURCE
 
 #include <sys/types.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -73,6 +76,8 @@
 #define REASON_MAX	120
 #define REASON_SHOWN	(CHAT_ESCAPED_MAX(REASON_MAX) + 1)
 #define LISTEN_BACKLOG	16
+/* Listening sockets: one, or IPv6 and IPv4 where they cannot share one. */
+#define LISTEN_MAX	2
 #define TIMEOUT_MAX_SECS 86400
 #define PROMPT		"Your message: "
 
@@ -96,9 +101,10 @@ enum say_flags {
 /* How a local output (stdout, stderr) is written; see local_init(). */
 enum local_kind {
 	LOCAL_FILE,	/* a regular file: a write never waits */
-	LOCAL_OWN,	/* our own non-blocking open of it: wait in ppoll() */
-	LOCAL_SOCKET,	/* a socket: send() without waiting, wait in ppoll() */
-	LOCAL_SHARED	/* only the shared, blocking descriptor: see there */
+	LOCAL_OWN,	/* our own non-blocking open of it: wait in the poll */
+	LOCAL_SOCKET,	/* a socket: send() without waiting, wait in the poll */
+	LOCAL_SHARED	/* only the shared, blocking descriptor: poll, then
+			 * write what fits (io_write_shared()) */
 };
 
 /* The states of a connection; "The conversation" has the transitions. */
@@ -181,7 +187,7 @@ struct chat {
 	unsigned stranger_count[STRANGER_KINDS];
 
 	/* network */
-	int listen_fd;			/* -1 for a connector */
+	int listen_fd[LISTEN_MAX];	/* -1 where unused; a connector's all */
 	int accept_paused;		/* out of fds: accept when one closes */
 	int accept_failing;		/* said so: not again until one works */
 	struct conn conns[CONN_MAX];
@@ -196,7 +202,7 @@ struct chat {
 	char frame[LINEBUF_SIZE];	/* storage of peer->in */
 	char piece[SHOW_PIECE];		/* an escaped message, piece by piece */
 };
-static void	 chat_accept(struct chat *);
+static void	 chat_accept(struct chat *, int);
 static void	 chat_busy(struct chat *, struct conn *);
 static void	 chat_converse(struct chat *, struct conn *);
 static int	 chat_done(const struct chat *);
@@ -215,7 +221,12 @@ static void	 chat_their_turn(struct chat *);
 static void	 chat_turn_away(struct chat *, int, const char *, enum verb, const char *, enum stranger, const char *);
 static void	 chat_turn_away_candidate(struct chat *, struct conn *);
 static long long	 clock_monotonic_ms(void);
+static int	 compat_accept(int, struct sockaddr *, socklen_t *);
+static int	 compat_dual_stack(int);
 static int	 compat_reopen(int, int);
+static int	 compat_socket(int, int, int);
+static int	 compat_wait(struct pollfd *, int, const struct timespec *,
+    const sigset_t *);
 static void	 conn_close(struct chat *, struct conn *);
 static void	 conn_end(struct chat *, struct conn *, int, enum ending);
 static void	 conn_frame_begun(struct chat *, struct conn *);
@@ -234,14 +245,17 @@ static size_t	 escape_hex(char *, char, unsigned long, int);
 static size_t	 escape_unit(char *, const unsigned char *, size_t, size_t, size_t *);
 static long long	 frame_ms(const struct chat *);
 static int	 io_write_all(struct chat *, int, enum local_kind, struct iovec *, int, long long);
-static ssize_t	 io_write_shared(int, const struct iovec *, int);
+static ssize_t	 io_write_shared(int, const struct iovec *);
 static size_t	 line_format(char *, size_t, int, const char *, va_list);
 static void	 linebuf_move(struct linebuf *, struct linebuf *);
 static void	 local_close(struct local *);
 static void	 local_init(struct local *, int);
 static int	 net_connect(struct chat *, const struct endpoint *, char *, size_t);
 static void	 net_drain(int);
-static int	 net_listen(struct chat *, const struct endpoint *, const char *);
+static int	 net_bind(const struct addrinfo *, in_port_t, int *);
+static int	 net_listen(struct chat *, const struct endpoint *, const char *,
+    int *);
+static int	 net_listen_any(const struct addrinfo *, int *);
 static void	 net_name(const struct sockaddr *, socklen_t, char *, size_t);
 static int	 net_send(struct chat *, int, enum verb, const char *, size_t, long long);
 static void	 net_source(const struct sockaddr_storage *, unsigned char *);
@@ -274,8 +288,8 @@ static int	 zwj_joins_emoji(const unsigned char *, size_t, size_t);
 /*
  * Where signals are let in (one rule for every wait). The stop signals
  * (SIGINT, SIGTERM, SIGHUP, SIGQUIT) and SIGCONT are blocked all the time
- * except inside a wait: ppoll() with wait_mask, which unblocks them
- * atomically for as long as it waits, and the blocking write of
+ * except inside a wait: compat_wait() with wait_mask, which unblocks them
+ * atomically for as long as it waits, and the write of
  * io_write_shared(). Before such a call, with the signals still blocked,
  * look at stop_signal: a signal that comes after the look stays pending
  * until the call lets it in, and then ends the wait at once. After the
@@ -287,7 +301,7 @@ static int	 zwj_joins_emoji(const unsigned char *, size_t, size_t);
 static volatile sig_atomic_t stop_signal;
 /* Set on SIGCONT: after Ctrl-Z and fg the shell may have reset the terminal. */
 static volatile sig_atomic_t resumed;
-/* The signal mask ppoll() waits with: our stop signals unblocked. */
+/* The signal mask compat_wait() waits with: our stop signals unblocked. */
 static sigset_t wait_mask;
 /* The terminal's settings when we started, restored on every way out. */
 static struct termios term_saved;
@@ -306,7 +320,7 @@ clock_monotonic_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The time left until deadline as a ppoll() timeout; NULL for none. */
+/* The time left until deadline as compat_wait()'s timeout; NULL for none. */
 static struct timespec *
 wait_until(const struct chat *c, long long deadline, struct timespec *ts)
 {
@@ -333,7 +347,7 @@ deadline_min(long long a, long long b)
 
 /*
  * Let in the stop signals that came while they were blocked outside a
- * wait (during a name lookup, which cannot wait in ppoll()), without
+ * wait (during a name lookup, which cannot wait in compat_wait()), without
  * waiting. Returns whether a stop signal has come.
  */
 static int
@@ -341,41 +355,181 @@ signals_let_in(void)
 {
 	struct timespec zero = { 0, 0 };
 
-	ppoll(NULL, 0, &zero, &wait_mask);
+	compat_wait(NULL, 0, &zero, &wait_mask);
 	return stop_signal != 0;
 }
 
 /* === Platform ============================================================= */
 
 /*
+ * What differs between systems, all here. Linux waits in ppoll() and
+ * makes sockets non-blocking and close-on-exec as it creates them, and
+ * reopens pipes through /proc. Every other system waits in pselect(),
+ * which swaps the signal mask as atomically where it is a system call
+ * (macOS, the BSDs; poll() cannot even watch a terminal on macOS), and
+ * sets the flags with fcntl(). Chosen by platform, not by probing macros:
+ * glibc's SOCK_NONBLOCK is an enum, invisible to #if. -DCHAT_PORTABLE
+ * takes the second path on Linux too, so that it is tested here.
+ */
+#if defined(__linux__) && !defined(CHAT_PORTABLE)
+#define COMPAT_LINUX	1
+#endif
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL	0	/* SIGPIPE is ignored anyway */
+#endif
+
+/* Wait as ppoll() does (POLLIN and POLLOUT are all chat asks for), the
+ * signal mask set to mask for the wait only. */
+static int
+compat_wait(struct pollfd *fds, int nfds, const struct timespec *ts,
+    const sigset_t *mask)
+{
+#ifdef COMPAT_LINUX
+	return ppoll(fds, (nfds_t)nfds, ts, mask);
+#else
+	fd_set rd, wr;
+	int i, n, maxfd = -1;
+
+	FD_ZERO(&rd);
+	FD_ZERO(&wr);
+	for (i = 0; i < nfds; i++) {
+		if (fds[i].fd < 0 || fds[i].fd >= FD_SETSIZE) {
+			errno = EBADF;	/* compat_fd() keeps ours below */
+			return -1;
+		}
+		if (fds[i].events & POLLIN)
+			FD_SET(fds[i].fd, &rd);
+		if (fds[i].events & POLLOUT)
+			FD_SET(fds[i].fd, &wr);
+		if (fds[i].fd > maxfd)
+			maxfd = fds[i].fd;
+	}
+	if (pselect(maxfd + 1, &rd, &wr, NULL, ts, mask) < 0)
+		return -1;
+	for (n = 0, i = 0; i < nfds; i++) {
+		fds[i].revents = 0;
+		if ((fds[i].events & POLLIN) && FD_ISSET(fds[i].fd, &rd))
+			fds[i].revents |= POLLIN;
+		if ((fds[i].events & POLLOUT) && FD_ISSET(fds[i].fd, &wr))
+			fds[i].revents |= POLLOUT;
+		n += fds[i].revents != 0;
+	}
+	return n;
+#endif
+}
+
+#ifndef COMPAT_LINUX
+/*
+ * (Defined before its callers: whether it exists is decided here.)
+ * Make a new socket non-blocking and close-on-exec. One that select()
+ * could not watch (at FD_SETSIZE or above) is closed, as if the process
+ * were out of descriptors. Returns fd, or -1.
+ */
+static int
+compat_fd(int fd)
+{
+	int flags;
+
+	if (fd < 0)
+		return -1;
+	if (fd >= FD_SETSIZE) {
+		close(fd);
+		errno = EMFILE;
+		return -1;
+	}
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
+	    (flags = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+#endif
+
+/* A non-blocking, close-on-exec socket. */
+static int
+compat_socket(int family, int type, int protocol)
+{
+#ifdef COMPAT_LINUX
+	return socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+#else
+	return compat_fd(socket(family, type, protocol));
+#endif
+}
+
+/* Accept a connection as a non-blocking, close-on-exec socket. */
+static int
+compat_accept(int fd, struct sockaddr *sa, socklen_t *salen)
+{
+#ifdef COMPAT_LINUX
+	return accept4(fd, sa, salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+	return compat_fd(accept(fd, sa, salen));
+#endif
+}
+
+/*
+ * Let an IPv6 socket take IPv4 peers too, as mapped addresses. Returns
+ * -1 where it cannot: OpenBSD, whose IPV6_V6ONLY is always on (and any
+ * system built with -DCHAT_V6ONLY, which acts so, for the tests).
+ */
+static int
+compat_dual_stack(int fd)
+{
+#ifdef CHAT_V6ONLY
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	errno = ENOPROTOOPT;
+	return -1;
+#else
+	int zero = 0;
+
+	return setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+	    sizeof(zero));
+#endif
+}
+
+/*
  * A non-blocking descriptor of our own for the pipe or FIFO (is_fifo) or
  * terminal open on fd, so that a write that must wait for room waits in
- * ppoll(), where a stop signal gets in without a race, and never blocks
- * the whole process. (O_NONBLOCK on fd itself would change the
+ * compat_wait(), where a stop signal gets in without a race, and never
+ * blocks the whole process. (O_NONBLOCK on fd itself would change the
  * description the shell and others share.) Returns it, or -1 where there
- * is none to be had: other devices, and the master side of a
- * pseudo-terminal, whose every open makes a new one.
+ * is none to be had: other devices, a pipe where there is no /proc, and
+ * the master side of a pseudo-terminal, whose every open makes a new one.
  */
 static int
 compat_reopen(int fd, int is_fifo)
 {
 	const int flags = O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
 	char path[TTY_PATH_MAX] = "";	/* "/proc/self/fd/N", "/dev/pts/N" */
-	int tty = !is_fifo && isatty(fd);
-#ifdef __linux__
+	struct stat was, now;
+	int tty = !is_fifo && isatty(fd), own;
+#ifdef COMPAT_LINUX
 	int pty;
 
 	if (tty && ioctl(fd, TIOCGPTN, &pty) == 0)
 		return -1;	/* a master */
 	/* The file itself, whatever it is: pipe, FIFO or terminal. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if ((is_fifo || tty) && (pty = open(path, flags)) >= 0)
-		return pty;
+	if ((is_fifo || tty) && (own = open(path, flags)) >= 0)
+		return own;
 #endif
-	/* Elsewhere a terminal can be opened anew by its name; a pipe not. */
-	if (tty && ttyname_r(fd, path, sizeof(path)) == 0)
-		return open(path, flags);
-	return -1;
+	/* Elsewhere a terminal can be opened anew by its name (a pipe
+	 * cannot): only if the name opens the very same terminal, never a
+	 * cloning device such as /dev/ptmx. */
+	if (!tty || ttyname_r(fd, path, sizeof(path)) != 0 ||
+	    strcmp(path, "/dev/ptmx") == 0 || fstat(fd, &was) < 0 ||
+	    (own = open(path, flags)) < 0)
+		return -1;
+	if (fstat(own, &now) < 0 || now.st_rdev != was.st_rdev ||
+	    !isatty(own)) {
+		close(own);
+		return -1;
+	}
+	return own;
 }
 
 /* === Local output ========================================================= */
@@ -627,28 +781,39 @@ usage(FILE *out)
 /* === Writing everything =================================================== */
 
 /*
- * A blocking write to a descriptor we share and could not reopen (see
- * compat_reopen(): a pipe where there is no /proc). The stop signals are
- * let in around it, so that Ctrl-C still ends a write to a reader that
- * stopped; by the rule above, stop_signal is looked at once they are in.
- * A signal in the instant between that look and the write itself is
- * noticed only when the write ends: the one window the portable path has.
+ * A write to a descriptor we share and could not reopen (see
+ * compat_reopen(): a pipe where there is no /proc) that does not wait:
+ * only once a poll finds room, and at most PIPE_BUF bytes, which a pipe
+ * with room takes whole (Linux and the BSDs report room only when
+ * PIPE_BUF bytes fit). Without room, -1 with EAGAIN, so that the caller
+ * waits in compat_wait() as for a descriptor of its own. Another writer
+ * of the same pipe could take the room first; the stop signals are let in
+ * around the write for that, so that Ctrl-C still ends it. A signal in
+ * the instant between the look at stop_signal and the write is noticed
+ * only when the write ends: the one window this path has.
  */
 static ssize_t
-io_write_shared(int fd, const struct iovec *iov, int iovcnt)
+io_write_shared(int fd, const struct iovec *iov)
 {
+	struct timespec zero = { 0, 0 };
+	struct pollfd pfd;
 	sigset_t blocked;
 	ssize_t n = -1;
+	int ready;
 
-	if (stop_signal) {
-		errno = EINTR;
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	if ((ready = compat_wait(&pfd, 1, &zero, NULL)) <= 0) {
+		if (ready == 0)
+			errno = EAGAIN;
 		return -1;
 	}
 	sigprocmask(SIG_SETMASK, &wait_mask, &blocked);
 	if (stop_signal)
 		errno = EINTR;
 	else
-		n = writev(fd, iov, iovcnt);
+		n = write(fd, iov->iov_base, iov->iov_len < PIPE_BUF ?
+		    iov->iov_len : PIPE_BUF);
 	sigprocmask(SIG_SETMASK, &blocked, NULL);
 	return n;
 }
@@ -656,7 +821,7 @@ io_write_shared(int fd, const struct iovec *iov, int iovcnt)
 /*
  * Write all of iov to fd, which is written as how says (a peer's socket is
  * LOCAL_SOCKET), across partial writes and EINTR. Where a write would
- * wait, wait in ppoll() with the stop signals let in, until deadline (-1:
+ * wait, wait in compat_wait() with the stop signals let in, until deadline (-1:
  * no limit). Returns 0, or -1 with errno: ETIMEDOUT at the deadline,
  * EINTR once a stop signal has come, or the write's own error.
  */
@@ -692,7 +857,7 @@ io_write_all(struct chat *c, int fd, enum local_kind how, struct iovec *iov,
 	}
 	while (iovcnt > 0) {
 		if (how == LOCAL_SHARED)
-			n = io_write_shared(fd, iov, iovcnt);
+			n = io_write_shared(fd, iov);
 		else if (how == LOCAL_SOCKET && iovcnt == 1)
 			n = send(fd, iov->iov_base, iov->iov_len,
 			    MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -734,7 +899,7 @@ io_write_all(struct chat *c, int fd, enum local_kind how, struct iovec *iov,
 		}
 		pfd.fd = fd;
 		pfd.events = POLLOUT;
-		if (ppoll(&pfd, 1, wait_until(c, deadline, &ts),
+		if (compat_wait(&pfd, 1, wait_until(c, deadline, &ts),
 		    &wait_mask) < 0 && errno != EINTR)
 			return -1;
 	}
@@ -1324,7 +1489,7 @@ chat_signals_init(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_signal;	/* no SA_RESTART: wake ppoll() */
+	sa.sa_handler = on_signal;	/* no SA_RESTART: end the wait */
 	sigemptyset(&sa.sa_mask);
 	sigemptyset(&block);
 	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++) {
@@ -1432,18 +1597,97 @@ net_tune(int fd)
 }
 
 /*
- * Bind and listen on ep; with no host, on the IPv6 wildcard with IPv4
- * mapped in (or IPv4 alone where there is no IPv6). Prints the
- * "Listening on" line. Returns the socket, or -1 after saying why.
+ * A listening socket for ai, port (network order) in place of ai's when
+ * not 0. An IPv6 socket takes IPv4 peers too where dual (*dual is set to
+ * whether it does), else IPv6 alone. Returns it, or -1 with errno.
  */
 static int
-net_listen(struct chat *c, const struct endpoint *ep, const char *spec)
+net_bind(const struct addrinfo *ai, in_port_t port, int *dual)
+{
+	struct sockaddr_storage ss;
+	int fd, one = 1, err;
+
+	if ((fd = compat_socket(ai->ai_family, ai->ai_socktype,
+	    ai->ai_protocol)) < 0)
+		return -1;
+	memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+	if (port != 0 && ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = port;
+	else if (port != 0)
+		((struct sockaddr_in *)&ss)->sin_port = port;
+	/* A restarted listener must not wait out TIME_WAIT. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6 && dual != NULL)
+		*dual = compat_dual_stack(fd) == 0;
+	else if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) == 0 &&
+	    listen(fd, LISTEN_BACKLOG) == 0)
+		return fd;
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+/*
+ * Listen on every address: the IPv6 wildcard with IPv4 mapped in, in one
+ * socket; where IPv6 cannot map IPv4 (OpenBSD), the IPv4 wildcard in a
+ * second socket on the same port. Returns how many sockets (fds[0],
+ * fds[1]), or 0 with errno.
+ */
+static int
+net_listen_any(const struct addrinfo *res, int *fds)
+{
+	const struct addrinfo *v6 = res, *v4 = res;
+	struct sockaddr_in6 sin6;
+	socklen_t len;
+	int dual = 0, tries, err;
+
+	while (v6 != NULL && v6->ai_family != AF_INET6)
+		v6 = v6->ai_next;
+	while (v4 != NULL && v4->ai_family != AF_INET)
+		v4 = v4->ai_next;
+	if (v6 == NULL) {
+		errno = EAFNOSUPPORT;
+		return 0;
+	}
+	/* An ephemeral port of IPv6's may be taken on IPv4: try others. */
+	for (tries = 0; tries < 8; tries++) {
+		if ((fds[0] = net_bind(v6, 0, &dual)) < 0)
+			return 0;
+		if (dual || v4 == NULL)
+			return 1;
+		memset(&sin6, 0, sizeof(sin6));
+		len = sizeof(sin6);
+		if (getsockname(fds[0], (struct sockaddr *)&sin6, &len) == 0 &&
+		    (fds[1] = net_bind(v4, sin6.sin6_port, NULL)) >= 0)
+			return 2;
+		err = errno;
+		close(fds[0]);
+		errno = err;
+		if (err != EADDRINUSE ||
+		    ((const struct sockaddr_in6 *)v6->ai_addr)->sin6_port != 0)
+			return 0;
+	}
+	return 0;
+}
+
+/*
+ * Bind and listen on ep into fds (at most LISTEN_MAX); with no host, on
+ * every address (net_listen_any()), or IPv4 alone where there is no IPv6.
+ * Prints the "Listening on" line. Returns how many sockets, or 0 after
+ * saying why.
+ */
+static int
+net_listen(struct chat *c, const struct endpoint *ep, const char *spec,
+    int *fds)
 {
 	struct addrinfo hints, *res, *ai;
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	char name[PEER_NAME_MAX];
-	int fd = -1, one = 1, zero = 0, gai, err = EAFNOSUPPORT, pass;
+	int n = 0, gai, err = EAFNOSUPPORT;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
@@ -1453,49 +1697,36 @@ net_listen(struct chat *c, const struct endpoint *ep, const char *spec)
 	if (signals_let_in()) {		/* the caller reports it */
 		if (gai == 0)
 			freeaddrinfo(res);
-		return -1;
+		return 0;
 	}
 	if (gai != 0) {
 		say(c, SAY_ERROR, "resolve %s: %s", ep->host,
 		    gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
-		return -1;
+		return 0;
 	}
-	/* Pass 0 tries the IPv6 wildcard alone: it serves IPv4 too. */
-	for (pass = ep->host[0] ? 1 : 0; pass < 2 && fd < 0; pass++) {
-		for (ai = res; ai != NULL; ai = ai->ai_next) {
-			if (pass == 0 && ai->ai_family != AF_INET6)
-				continue;
-			fd = socket(ai->ai_family, ai->ai_socktype |
-			    SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-			if (fd < 0) {
-				err = errno;
-				continue;
-			}
-			/* A restarted listener must not wait out TIME_WAIT. */
-			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-			    sizeof(one));
-			if (ai->ai_family == AF_INET6)
-				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
-				    ep->host[0] ? &one : &zero, sizeof(one));
-			if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-			    listen(fd, LISTEN_BACKLOG) == 0)
-				break;
+	if (!ep->host[0] && (n = net_listen_any(res, fds)) == 0)
+		err = errno;
+	for (ai = res; n == 0 && ai != NULL; ai = ai->ai_next) {
+		if (!ep->host[0] && ai->ai_family == AF_INET6)
+			continue;	/* tried above */
+		if ((fds[0] = net_bind(ai, 0, NULL)) >= 0)
+			n = 1;
+		else
 			err = errno;
-			close(fd);
-			fd = -1;
-		}
 	}
 	freeaddrinfo(res);
-	if (fd < 0) {
+	if (n == 0) {
 		say(c, SAY_ERROR, "bind %s: %s", spec, strerror(err));
-		return -1;
+		return 0;
 	}
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+	/* Two sockets listen on the same port of every address: the
+	 * IPv6 one's name says so as well as one socket's would. */
+	if (getsockname(fds[0], (struct sockaddr *)&ss, &sslen) == 0)
 		net_name((struct sockaddr *)&ss, sslen, name, sizeof(name));
 	else
 		snprintf(name, sizeof(name), "%s", spec);
 	say(c, SAY_STATUS, "Listening on %s", name);
-	return fd;
+	return n;
 }
 
 /*
@@ -1532,8 +1763,8 @@ net_connect(struct chat *c, const struct endpoint *ep, char *name,
 		return -1;
 	}
 	for (ai = res; ai != NULL && fd < 0 && !stop_signal; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
+		fd = compat_socket(ai->ai_family, ai->ai_socktype,
+		    ai->ai_protocol);
 		if (fd < 0) {
 			err = errno;
 			continue;
@@ -1543,8 +1774,8 @@ net_connect(struct chat *c, const struct endpoint *ep, char *name,
 		while (err == EINPROGRESS && !stop_signal) {
 			pfd.fd = fd;
 			pfd.events = POLLOUT;
-			n = ppoll(&pfd, 1, wait_until(c, deadline, &ts),
-			    &wait_mask);
+			n = compat_wait(&pfd, 1, wait_until(c, deadline,
+			    &ts), &wait_mask);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
@@ -2275,10 +2506,10 @@ chat_done(const struct chat *c)
 	return c->peer == NULL && c->in_eof && !linebuf_pending(&c->in);
 }
 
-/* The listening socket is readable: a new candidate, or a newcomer to
- * turn away (busy, or over the pool's limits). */
+/* A listening socket is readable: a new candidate, or a newcomer to turn
+ * away (busy, or over the pool's limits). */
 static void
-chat_accept(struct chat *c)
+chat_accept(struct chat *c, int listen_fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
@@ -2288,8 +2519,7 @@ chat_accept(struct chat *c)
 	int fd, held = 0, same = 0;
 
 	memset(&ss, 0, sizeof(ss));
-	fd = accept4(c->listen_fd, (struct sockaddr *)&ss, &sslen,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	fd = compat_accept(listen_fd, (struct sockaddr *)&ss, &sslen);
 	if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
 		/* The connection stays queued and the socket readable: wait
 		 * for one of ours to close rather than spin on it. */
@@ -2363,6 +2593,7 @@ chat_new(const struct chat_config *cfg)
 {
 	struct chat *c = calloc(1, sizeof(*c));
 	struct conn *cn;
+	int i;
 
 	if (c == NULL)
 		return NULL;
@@ -2377,7 +2608,8 @@ chat_new(const struct chat_config *cfg)
 	local_init(&c->out, cfg->out_fd);
 	local_init(&c->err, cfg->err_fd);
 	c->stranger_quiet = -1;
-	c->listen_fd = -1;
+	for (i = 0; i < LISTEN_MAX; i++)
+		c->listen_fd[i] = -1;
 	c->conns_end = c->conns;
 	for (cn = c->conns; cn < c->conns + CONN_MAX; cn++) {
 		cn->fd = -1;
@@ -2390,22 +2622,31 @@ void
 chat_free(struct chat *c)
 {
 	struct conn *cn;
+	int i;
 
 	for (cn = c->conns; cn < c->conns_end; cn++)
 		if (cn->state != CONN_FREE)
 			close(cn->fd);
-	if (c->listen_fd >= 0)
-		close(c->listen_fd);
+	for (i = 0; i < LISTEN_MAX; i++)
+		if (c->listen_fd[i] >= 0)
+			close(c->listen_fd[i]);
 	local_close(&c->out);
 	local_close(&c->err);
 	free(c);
 }
 
-void
+int
 chat_serve(struct chat *c, int listen_fd)
 {
-	c->listen_fd = listen_fd;
+	int i;
+
+	for (i = 0; i < LISTEN_MAX && c->listen_fd[i] >= 0; i++)
+		continue;
+	if (i == LISTEN_MAX)
+		return -1;
+	c->listen_fd[i] = listen_fd;
 	term_quiet();
+	return 0;
 }
 
 int
@@ -2426,11 +2667,12 @@ chat_begin(struct chat *c, int fd, const char *name)
 int
 chat_step(struct chat *c)
 {
-	struct pollfd fds[2 + CONN_MAX];
-	struct conn *polled[2 + CONN_MAX], *cn;
+	struct pollfd fds[1 + LISTEN_MAX + CONN_MAX];
+	struct conn *polled[1 + LISTEN_MAX + CONN_MAX], *cn;
 	struct timespec ts;
 	long long deadline, now;
 	int nfds = 0, i, done, in_slot = -1, listen_slot = -1, in_use = 0;
+	int listen_n = 0;
 
 	if (resumed) {		/* back from Ctrl-Z: our mode again */
 		resumed = 0;
@@ -2478,13 +2720,17 @@ chat_step(struct chat *c)
 		fds[nfds].fd = c->in_fd;
 		fds[nfds++].events = POLLIN;
 	}
-	if (c->listen_fd >= 0 && !done && !c->accept_paused) {
+	if (!done && !c->accept_paused) {
 		listen_slot = nfds;
-		fds[nfds].fd = c->listen_fd;
-		fds[nfds++].events = POLLIN;
+		for (i = 0; i < LISTEN_MAX && c->listen_fd[i] >= 0; i++) {
+			fds[nfds].fd = c->listen_fd[i];
+			fds[nfds++].events = POLLIN;
+			listen_n++;
+		}
 	}
 
-	if (ppoll(fds, nfds, wait_until(c, deadline, &ts), &wait_mask) < 0) {
+	if (compat_wait(fds, nfds, wait_until(c, deadline, &ts),
+	    &wait_mask) < 0) {
 		if (errno == EINTR)
 			return -1;
 		say(c, SAY_ERROR, "poll: %s", strerror(errno));
@@ -2494,7 +2740,8 @@ chat_step(struct chat *c)
 		return -1;
 
 	for (i = 0; i < nfds; i++) {
-		if (fds[i].revents == 0 || i == in_slot || i == listen_slot)
+		if (fds[i].revents == 0 || i == in_slot || (i >= listen_slot &&
+		    i < listen_slot + listen_n))
 			continue;
 		cn = polled[i];	/* closed meanwhile by another's HELLO? */
 		if (cn->state != CONN_FREE && cn->fd == fds[i].fd)
@@ -2503,8 +2750,9 @@ chat_step(struct chat *c)
 	if (in_slot >= 0 && fds[in_slot].revents)
 		chat_stdin_input(c);
 	/* (The last conversation may have ended in this very step.) */
-	if (listen_slot >= 0 && fds[listen_slot].revents && !chat_done(c))
-		chat_accept(c);
+	for (i = listen_slot; i < listen_slot + listen_n; i++)
+		if (fds[i].revents && !chat_done(c))
+			chat_accept(c, fds[i].fd);
 	chat_our_lines(c);	/* what came in may be ours to send */
 
 	/* Only a deadline set before the wait can have passed (one set
@@ -2540,7 +2788,8 @@ main(int argc, char **argv)
 	struct endpoint ep;
 	char name[PEER_NAME_MAX];
 	const char *spec = NULL, *why;
-	int ch, mode = 0, help = 0, version = 0, fd, status;
+	int ch, mode = 0, help = 0, version = 0, fd, status, n;
+	int fds[LISTEN_MAX];
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.timeout_ms = -1;
@@ -2627,8 +2876,9 @@ main(int argc, char **argv)
 	}
 	if (c->in_tty)
 		term_init(c->in_fd);
-	if (cfg.listening && (fd = net_listen(c, &ep, spec)) >= 0)
-		chat_serve(c, fd);
+	if (cfg.listening && (n = net_listen(c, &ep, spec, fds)) > 0)
+		while (n-- > 0)
+			chat_serve(c, fds[n]);
 	else if (cfg.listening)
 		c->status = CHAT_EXIT_NET;
 	else if ((fd = net_connect(c, &ep, name, sizeof(name))) >= 0)
@@ -2636,7 +2886,7 @@ main(int argc, char **argv)
 	if (stop_signal)	/* while resolving, binding or connecting */
 		chat_stop(c);
 	status = c->status;
-	if (c->listen_fd >= 0 || c->peer != NULL)
+	if (c->listen_fd[0] >= 0 || c->peer != NULL)
 		while ((status = chat_step(c)) < 0)
 			continue;
 	term_restore();

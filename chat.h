@@ -167,8 +167,10 @@ void chat_signals_init(void);
 /* A chat over these fds, not yet listening or connected; NULL if out of
  * memory. */
 struct chat *chat_new(const struct chat_config *cfg);
-/* Listen: accept peers on listen_fd (bound, listening, non-blocking). */
-void chat_serve(struct chat *c, int listen_fd);
+/* Listen: accept peers on listen_fd (bound, listening, non-blocking);
+ * called once for each listening socket (two at most). Returns 0, or -1
+ * if chat already has two. */
+int chat_serve(struct chat *c, int listen_fd);
 /* Connect: talk on fd, a non-blocking socket connected to name. Returns
  * 0, or -1 if chat already holds a connection. */
 int chat_begin(struct chat *c, int fd, const char *name);
