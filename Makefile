@@ -51,10 +51,14 @@ tests/unit: tests/unit.c tests/chat-lib.o chat.h
 	$(CC) $(CPPFLAGS) $(CHAT_CFLAGS) -I. -o $@ tests/unit.c \
 	    tests/chat-lib.o $(LDFLAGS)
 
+# What the shell suites ask the system, the same way everywhere.
+tests/probe: tests/probe.c
+	$(CC) $(CPPFLAGS) $(CHAT_CFLAGS) -o $@ tests/probe.c $(LDFLAGS)
+
 demo: chat
 	@sh tests/demo.sh
 
-test: chat tests/unit
+test: chat tests/unit tests/probe
 	./tests/unit
 	bash tests/blackbox.sh
 	@sh tests/expect.sh tests/interactive.exp
@@ -94,10 +98,10 @@ $(ASAN_OUT)/unit: tests/unit.c $(ASAN_OUT)/chat-lib.o chat.h
 
 # tests/asan.sh runs the suites of make test on this build and collects
 # the sanitizers' reports (see there for their options).
-check-asan: $(ASAN_OUT)/chat $(ASAN_OUT)/unit
+check-asan: $(ASAN_OUT)/chat $(ASAN_OUT)/unit tests/probe
 	bash tests/asan.sh $(ASAN_OUT)
 
-check-valgrind: chat
+check-valgrind: chat tests/probe
 	bash tests/valgrind.sh
 
 # === Other builds: the portable path, musl, armhf, cross-compiles ==========
@@ -120,7 +124,7 @@ $(PORTABLE_OUT)/unit: tests/unit.c chat.c chat.h
 	$(CC) $(CPPFLAGS) $(CHAT_CFLAGS) -I. -o $@ tests/unit.c \
 	    $(PORTABLE_OUT)/chat-lib.o $(LDFLAGS)
 
-check-portable: $(PORTABLE_OUT)/chat $(PORTABLE_OUT)/unit
+check-portable: $(PORTABLE_OUT)/chat $(PORTABLE_OUT)/unit tests/probe
 	./$(PORTABLE_OUT)/unit
 	CHAT=$$PWD/$(PORTABLE_OUT)/chat bash tests/blackbox.sh
 	@CHAT=$$PWD/$(PORTABLE_OUT)/chat sh tests/expect.sh \
@@ -135,6 +139,10 @@ $(MUSL_OUT)/chat: chat.c chat.h
 	@mkdir -p $(MUSL_OUT)
 	$(MUSL_CC) -static $(CHAT_CFLAGS) -o $@ chat.c
 
+$(MUSL_OUT)/probe: tests/probe.c
+	@mkdir -p $(MUSL_OUT)
+	$(MUSL_CC) -static $(CHAT_CFLAGS) -o $@ tests/probe.c
+
 $(MUSL_OUT)/unit: tests/unit.c chat.c chat.h
 	@mkdir -p $(MUSL_OUT)
 	$(MUSL_CC) $(CHAT_CFLAGS) -Dmain=chat_main -c \
@@ -142,23 +150,25 @@ $(MUSL_OUT)/unit: tests/unit.c chat.c chat.h
 	$(MUSL_CC) -static $(CHAT_CFLAGS) -I. -o $@ tests/unit.c \
 	    $(MUSL_OUT)/chat-lib.o
 
-check-musl: $(MUSL_OUT)/chat $(MUSL_OUT)/unit
+check-musl: $(MUSL_OUT)/chat $(MUSL_OUT)/unit $(MUSL_OUT)/probe
 	./$(MUSL_OUT)/unit
-	CHAT=$$PWD/$(MUSL_OUT)/chat bash tests/blackbox.sh
+	CHAT=$$PWD/$(MUSL_OUT)/chat PROBE=$$PWD/$(MUSL_OUT)/probe \
+	    bash tests/blackbox.sh
 	@CHAT=$$PWD/$(MUSL_OUT)/chat sh tests/expect.sh tests/interactive.exp
 
-# armhf (32-bit ARM, hard float), linked statically so that qemu-arm runs
-# it with no ARM libraries: Debian's gcc-arm-linux-gnueabihf, qemu-user.
+# armhf (32-bit ARM, hard float), run by qemu-arm with the ARM C library
+# of Debian's cross compiler (gcc-arm-linux-gnueabihf, qemu-user). Its
+# glibc has the host's words for errors: the host's tests/probe serves.
 ARMHF_CC = arm-linux-gnueabihf-gcc
+ARMHF_LIBC = /usr/arm-linux-gnueabihf
 ARMHF_OUT = tests/out/armhf
 
-$(ARMHF_OUT)/chat-arm: chat.c chat.h
+$(ARMHF_OUT)/chat: chat.c chat.h
 	@mkdir -p $(ARMHF_OUT)
-	$(ARMHF_CC) -static $(CHAT_CFLAGS) -o $@ chat.c
+	$(ARMHF_CC) $(CHAT_CFLAGS) -o $@ chat.c
 
-# The suites run CHAT_RUN before CHAT (see tests/lib.sh).
-check-armhf: $(ARMHF_OUT)/chat-arm
-	CHAT=$$PWD/$(ARMHF_OUT)/chat-arm CHAT_RUN=qemu-arm \
+check-armhf: $(ARMHF_OUT)/chat tests/probe
+	CHAT=$$PWD/$(ARMHF_OUT)/chat CHAT_EMULATOR="qemu-arm -L $(ARMHF_LIBC)" \
 	    bash tests/blackbox.sh
 
 # Compiled and linked, never run: macOS (zig cc ships its libc headers)
@@ -275,7 +285,8 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/chat
 
 clean:
-	rm -f chat tests/unit tests/chat-lib.o tests/bench/floor tests/bench/stamp tests/bench/rusage
+	rm -f chat tests/unit tests/chat-lib.o tests/probe tests/bench/floor \
+	    tests/bench/stamp tests/bench/rusage
 	rm -rf tests/out
 
 help:

@@ -9,10 +9,52 @@
 # may write a PID per line to $T/pids for the runner to stop afterwards,
 # and may note measurements (note TEXT) to print under its PASS line.
 # SUITE_KEEP=1 (BLACKBOX_KEEP=1, SOAK_KEEP=1...) keeps the work directory.
+#
+# Portable: bash 4 or later, timeout(1) (GNU coreutils' timeout or gtimeout,
+# FreeBSD's), pgrep, perl, and tests/probe (built by make test with the
+# C library of the chat under test; PROBE=path names another). On Linux the
+# helpers read /proc; elsewhere a test that needs what only /proc tells
+# (where a process sleeps, its peak RSS, its descriptors, TCP queues) says
+# SKIPPED with the reason. CHAT_TESTS_PORTABLE=1 takes the other systems'
+# way on Linux too, to test it. CHAT_EMULATOR="qemu-arm -L DIR" runs CHAT,
+# a binary for another machine, under that emulator.
 
 declare -A PID	# role -> pid of the timeout(1) that runs the role's chat
 WORK=		# the suite's temporary directory
 T=		# the current test's directory in WORK
+
+# === The platform ============================================================
+
+# LINUX: 1 where the helpers may read /proc.
+LINUX=
+[[ $(uname -s) == Linux && ${CHAT_TESTS_PORTABLE:-} != 1 ]] && LINUX=1
+TIMEOUT=timeout		# GNU's or FreeBSD's; Homebrew's coreutils: gtimeout
+command -v timeout > /dev/null 2>&1 || TIMEOUT=gtimeout
+PROBE=${PROBE:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/probe}
+
+# linux_only WHAT: end the current test as skipped where WHAT, which only
+# Linux's /proc tells, cannot be read.
+linux_only() {
+	[[ $LINUX ]] && return
+	printf 'needs %s (Linux only)\n' "$1" > "$T/skipped"
+	exit 0
+}
+
+# now_us: set NOW to the time in microseconds (bash 5's EPOCHREALTIME;
+# perl's for bash 4).
+now_us() {
+	if [[ ${EPOCHREALTIME:-} ]]; then
+		NOW=${EPOCHREALTIME/./}
+	else
+		NOW=$(perl -MTime::HiRes=time -e 'printf "%.0f", time * 1e6')
+	fi
+}
+
+# quoted TEXT: TEXT quoted as the shell would read it, for messages
+# (bash 4.4's ${x@Q} elsewhere).
+quoted() {
+	printf '%q' "$1"
+}
 
 # === Reporting ===============================================================
 
@@ -42,11 +84,14 @@ note() {
 # until_deadline SECS COMMAND...: re-run COMMAND every 20 ms until it
 # succeeds (true) or SECS seconds have passed (false).
 until_deadline() {
-	local end=$(( ${EPOCHREALTIME/./} + $1 * 1000000 ))
+	local end
 
+	now_us
+	end=$(( NOW + $1 * 1000000 ))
 	shift
 	until "$@"; do
-		(( ${EPOCHREALTIME/./} < end )) || return 1
+		now_us
+		(( NOW < end )) || return 1
 		sleep 0.02
 	done
 }
@@ -113,10 +158,10 @@ raw_expect() {
 	status=$?
 	got=${line:0:80}
 	(( status > 128 )) &&
-	    fail "raw peer: nothing within ${2:-$WAIT} s, expected ${want@Q}"
+	    fail "raw peer: nothing within ${2:-$WAIT} s, expected $(quoted "$want")"
 	(( status == 0 )) ||
-	    fail "raw peer: connection closed after ${got@Q}, expected ${want@Q}"
-	[[ $line == "$1" ]] || fail "raw peer read ${got@Q}, expected ${want@Q}"
+	    fail "raw peer: connection closed after $(quoted "$got"), expected $(quoted "$want")"
+	[[ $line == "$1" ]] || fail "raw peer read $(quoted "$got"), expected $(quoted "$want")"
 }
 
 # raw_expect_close: chat closes the connection; nothing more comes.
@@ -128,7 +173,7 @@ raw_expect_close() {
 	got=${line:0:80}
 	(( status > 128 )) && fail "raw peer: connection still open $WAIT s on"
 	if (( status == 0 )) || [[ $line ]]; then
-		fail "raw peer read ${got@Q}, expected the connection to close"
+		fail "raw peer read $(quoted "$got"), expected the connection to close"
 	fi
 }
 
@@ -192,7 +237,11 @@ chat_pid() {
 
 # child_of PID: set CPID to PID's first child, if it has one yet.
 child_of() {
-	read -r CPID _ 2>/dev/null < "/proc/$1/task/$1/children"
+	if [[ $LINUX ]]; then
+		read -r CPID _ 2>/dev/null < "/proc/$1/task/$1/children"
+	else
+		CPID=$(pgrep -P "$1" | head -n 1)
+	fi
 	[[ $CPID ]]
 }
 
@@ -206,6 +255,7 @@ child_of() {
 proc_field() {
 	local text= re=$'\n'"$3:[[:space:]]*([0-9]+)"
 
+	linux_only "$3 of /proc/PID/$2"
 	IFS= read -r -d '' text < "/proc/$1/$2"
 	[[ $text ]] || fail "process $1 is gone: no /proc/$1/$2"
 	[[ $'\n'$text =~ $re ]] ||
@@ -234,7 +284,16 @@ sanitized() {
 # or less; noted. A sanitizer build is noted as not checked, not skipped
 # (CI fails a skip, and check-asan runs these suites).
 rss_within_ceiling() {
+	if [[ ! $LINUX ]]; then
+		note "$2: peak RSS not measured (Linux /proc only)"
+		return
+	fi
 	proc_kb "$1" VmHWM
+	if [[ ${CHAT_EMULATOR:-} ]]; then
+		note "$2: VmHWM $KB kB; under ${CHAT_EMULATOR%% *}, which it" \
+		    "measures: ceiling not checked"
+		return
+	fi
 	if sanitized; then
 		note "$2: VmHWM $KB kB; sanitizer build: ceiling not checked"
 		return
@@ -250,6 +309,7 @@ rss_within_ceiling() {
 sleeps_in() {
 	local wchan glob
 
+	linux_only "where a process sleeps (wchan)"
 	# No newline at its end, so read(1) would report its end: take the
 	# file whole instead.
 	{ wchan=$(< "/proc/$1/wchan"); } 2>/dev/null || return 1
@@ -294,7 +354,7 @@ stranger_totals() {
 			(( LINES += 1 ))
 			while IFS= read -r -d , part; do
 				[[ $part =~ $part_re ]] ||
-				    fail "bad summary part ${part@Q}"
+				    fail "bad summary part $(quoted "$part")"
 				n=${BASH_REMATCH[1]}
 				case ${BASH_REMATCH[2]} in
 				busy) (( BUSY += n )) ;;
@@ -322,10 +382,15 @@ reap() {
 
 	[[ -f $1 ]] || return 0
 	while read -r pid; do
-		read -r comm 2>/dev/null < "/proc/$pid/comm" || continue
-		[[ /proc/$pid/cwd -ef $dir ]] || continue
+		if [[ $LINUX ]]; then
+			read -r comm 2>/dev/null < "/proc/$pid/comm" || continue
+			[[ /proc/$pid/cwd -ef $dir ]] || continue
+		else	# (no portable way to see its directory)
+			comm=$(ps -o comm= -p "$pid") || continue
+			comm=${comm##*/}
+		fi
 		case $comm in
-		timeout|bash|cat) kill -TERM "$pid" 2>/dev/null ;;
+		timeout|gtimeout|bash|cat) kill -TERM "$pid" 2>/dev/null ;;
 		esac
 	done < "$1"
 }
@@ -345,7 +410,10 @@ cleanup() {
 
 # run_test NAME: run one test in a subshell of its own directory; report it.
 run_test() {
-	local name=$1 status why start=${EPOCHREALTIME/./}
+	local name=$1 status why start
+
+	now_us
+	start=$NOW
 
 	T=$WORK/$name
 	mkdir -p "$T"
@@ -358,8 +426,14 @@ run_test() {
 	) > "$T/log" 2>&1
 	status=$?
 	reap "$T/pids"
+	if (( status == 0 )) && [[ -f $T/skipped ]]; then
+		echo "SKIPPED $name: $(< "$T/skipped")"
+		(( ++SKIPPED ))
+		return
+	fi
 	if (( status == 0 )); then
-		echo "PASS $name ($(( (${EPOCHREALTIME/./} - start) / 1000 )) ms)"
+		now_us
+		echo "PASS $name ($(( (NOW - start) / 1000 )) ms)"
 		[[ -f $T/notes ]] && cat "$T/notes"
 		(( ++PASSED ))
 		return
@@ -382,8 +456,29 @@ suite_main() {
 		echo "$SUITE.sh: $CHAT is not built; run make" >&2
 		exit 1
 	fi
+	if ! command -v "$TIMEOUT" > /dev/null 2>&1; then
+		echo "$SUITE.sh: no timeout(1): install GNU coreutils" >&2
+		exit 1
+	fi
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/chat-$SUITE.XXXXXX") || exit 1
 	trap cleanup EXIT
+	# An emulated chat: CHAT becomes a script that runs it so.
+	if [[ ${CHAT_EMULATOR:-} ]]; then
+		CHAT_BINARY=$CHAT
+		CHAT=$WORK/chat
+		printf '#!/bin/sh\nexec %s %q "$@"\n' "$CHAT_EMULATOR" \
+		    "$CHAT_BINARY" > "$CHAT"
+		chmod +x "$CHAT"
+	fi
+	# The C library's words for the errors the tests provoke.
+	E_ADDRINUSE=$("$PROBE" strerror EADDRINUSE) &&
+	    E_CONNREFUSED=$("$PROBE" strerror ECONNREFUSED) &&
+	    E_CONNRESET=$("$PROBE" strerror ECONNRESET) &&
+	    E_MFILE=$("$PROBE" strerror EMFILE) &&
+	    E_NOSPC=$("$PROBE" strerror ENOSPC) || {
+		echo "$SUITE.sh: $PROBE does not work; run make tests/probe" >&2
+		exit 1
+	}
 	trap 'exit 130' INT TERM HUP
 	if (( $# )); then
 		tests=("$@")
@@ -393,6 +488,7 @@ suite_main() {
 	fi
 	PASSED=0
 	FAILED=0
+	SKIPPED=0
 	for name in "${tests[@]}"; do
 		if declare -F "$name" > /dev/null; then
 			run_test "$name"
@@ -401,6 +497,10 @@ suite_main() {
 			(( ++FAILED ))
 		fi
 	done
-	echo "$PASSED passed, $FAILED failed"
+	if (( SKIPPED )); then
+		echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+	else
+		echo "$PASSED passed, $FAILED failed"
+	fi
 	exit $(( FAILED > 0 ))
 }

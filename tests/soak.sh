@@ -23,10 +23,10 @@
 # Usage: bash tests/soak.sh [test_name ...]
 # Prints PASS or FAIL for each test, then "N passed, N failed"; exits 1 if a
 # test failed. CHAT=path tests another build; SOAK_KEEP=1 keeps the work
-# directory to look at. The tests read /proc, so they run on Linux.
+# directory to look at.
 
 set -u
-export LC_ALL=C		# English error texts, "." in EPOCHREALTIME
+export LC_ALL=C		# "." in EPOCHREALTIME
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SUITE=soak
@@ -42,10 +42,13 @@ IP='127\.0\.0\.1'	# the listeners' address, as an ERE
 # wait_lines FILE N SECS: wait until FILE holds N lines. It looks every
 # 5 ms, as a fast conversation does some 100 turns a millisecond.
 wait_lines() {
-	local end=$(( ${EPOCHREALTIME/./} + $3 * 1000000 )) got
+	local end got
 
+	now_us
+	end=$(( NOW + $3 * 1000000 ))
 	until mapfile -t -n "$2" got < "$1"; (( ${#got[@]} == $2 )); do
-		(( ${EPOCHREALTIME/./} < end )) ||
+		now_us
+		(( NOW < end )) ||
 		    fail "$1 holds $(wc -l < "$1") lines after $3 s, expected $2"
 		sleep 0.005
 	done
@@ -72,7 +75,7 @@ chat_start() {
 	shift 2
 	(
 		trap - PIPE
-		exec timeout -k 2 "$secs" "$CHAT" "$@" <"$role.in" \
+		exec "$TIMEOUT" -k 2 "$secs" "$CHAT" "$@" <"$role.in" \
 		    >"$role.out" 2>"$role.err" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 	) &
 	PID[$role]=$!
@@ -94,7 +97,10 @@ chat_listen() {
 
 # proc_fds PID: set FDS to how many descriptors PID has open.
 proc_fds() {
-	local fds=("/proc/$1/fd/"*)
+	local fds
+
+	linux_only "a process's descriptors (/proc/PID/fd)"
+	fds=("/proc/$1/fd/"*)
 
 	[[ -e ${fds[0]} ]] || fail "process $1 is gone: no /proc/$1/fd"
 	FDS=${#fds[@]}
@@ -117,6 +123,7 @@ proc_fd_list() {
 proc_ticks() {
 	local line fields
 
+	linux_only "a process's CPU ticks"
 	read -r line < "/proc/$1/stat" || fail "process $1 is gone"
 	# Field 2 is "(comm)"; after its ")" come fields 3 on.
 	read -r -a fields <<< "${line##*) }"
@@ -175,7 +182,7 @@ converse() {
 
 	(
 		trap - PIPE
-		exec timeout -k 2 "$LIMIT" "$CHAT" --connect "127.0.0.1:$PORT" \
+		exec "$TIMEOUT" -k 2 "$LIMIT" "$CHAT" --connect "127.0.0.1:$PORT" \
 		    <c.to >c.from 2>c.err 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 	) &
 	cpid=$!
@@ -196,7 +203,7 @@ converse() {
 	    "$(show c.err)"
 	if read -r -t 0 <&6; then
 		IFS= read -r -t 1 line <&6
-		fail "conversation $i: connector wrote more: ${line@Q}"
+		fail "conversation $i: connector wrote more: $(quoted "$line")"
 	fi
 	exec 6<&-
 	line=
@@ -221,13 +228,13 @@ lerr_expect() {
 		status=$?
 		(( status == 0 )) ||
 		    fail "listener: no line /$1/ on stderr within ${2:-$WAIT}" \
-		    "s (read status $status, ${line@Q} so far)"
+		    "s (read status $status, $(quoted "$line") so far)"
 		printf '%s\n' "$line" >> l.stderr
 		[[ $line == 'Turned away '* || $line == 'chat: peer '* ]] ||
 		    break
 	done
 	[[ $line =~ $re ]] ||
-	    fail "listener stderr line ${line@Q}, expected /$1/"
+	    fail "listener stderr line $(quoted "$line"), expected /$1/"
 	MATCH=$line
 }
 
@@ -238,11 +245,11 @@ conn_expect() {
 	IFS= read -r -t "$WAIT" line <&6
 	status=$?
 	(( status == 0 )) ||
-	    fail "conversation $1: no line ${2@Q} from the connector within" \
+	    fail "conversation $1: no line $(quoted "$2") from the connector within" \
 	    "$WAIT s (read status $status); listener stderr ends" \
 	    "$(tail -n 3 l.stderr | tr '\n' '|')"
 	[[ $line == "$2" ]] ||
-	    fail "conversation $1: connector wrote ${line@Q}, expected ${2@Q}"
+	    fail "conversation $1: connector wrote $(quoted "$line"), expected $(quoted "$2")"
 }
 
 # busy_silent: a peer that says nothing is sent BUSY and closed.
@@ -271,7 +278,7 @@ busy_sends() {
 		[[ $line == BUSY ]] || break
 	done
 	line=${line:0:80}
-	[[ $line ]] && fail "busy peer read ${line@Q}, expected BUSY"
+	[[ $line ]] && fail "busy peer read $(quoted "$line"), expected BUSY"
 	raw_close
 }
 
@@ -316,7 +323,7 @@ idle_reset() {
 
 	raw_connect
 	IFS= read -r -N 5 -t "$WAIT" word <&3
-	[[ $word == HELLO ]] || fail "reset peer read ${word@Q}, expected HELLO"
+	[[ $word == HELLO ]] || fail "reset peer read $(quoted "$word"), expected HELLO"
 	raw_close
 }
 
@@ -431,7 +438,7 @@ test_soak_1000_conversations_1000_abusers() {
 	while IFS= read -r -t 0.5 line <&4; do
 		[[ $line == 'Turned away '* || $line == 'chat: peer '* ]] ||
 		    fail "listener: unexpected line on stderr at the end:" \
-		    "${line@Q}"
+		    "$(quoted "$line")"
 		printf '%s\n' "$line" >> l.stderr
 	done
 

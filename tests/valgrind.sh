@@ -19,7 +19,7 @@
 # test failed. VALGRIND_KEEP=1 keeps the work directory (the .vg logs).
 
 set -u
-export LC_ALL=C		# English error texts, "." in EPOCHREALTIME
+export LC_ALL=C		# "." in EPOCHREALTIME
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SUITE=valgrind
@@ -107,7 +107,7 @@ chat_run() {
 			fd=${fd##*/}
 			(( fd > 2 )) && eval "exec $fd>&-"
 		done
-		exec timeout -k 2 "$LIMIT" "$@" <"$role.in" >"$role.out" \
+		exec "$TIMEOUT" -k 2 "$LIMIT" "$@" <"$role.in" >"$role.out" \
 		    2>"$role.err"
 	) &
 	PID[$role]=$!
