@@ -21,6 +21,7 @@
 #                   the black-box suite on an armhf build, under qemu-arm
 #   make cross      compile and link for macOS (x86_64, aarch64) and musl
 #                   (x86_64, armhf, i386) with zig cc, warnings as errors
+#   make check-i686 the black-box suite on the i386 musl build (zig cc)
 #   make fuzz       replay tests/fuzz, then fuzz framing and escaping for
 #                   FUZZ_SECS seconds (default 60); crashes are kept
 #   make install    install chat into $(DESTDIR)$(PREFIX)/bin
@@ -179,14 +180,37 @@ CROSS_TARGETS = x86_64-macos aarch64-macos x86_64-linux-musl \
 	arm-linux-musleabihf x86-linux-musl
 CROSS_FLAGS = -std=c11 -Wall -Wextra -pedantic -Werror -O2
 
+# Each output is checked to be what its target runs: Mach-O for the
+# target's CPU, or 32- or 64-bit ELF.
 cross:
 	@mkdir -p $(CROSS_OUT)
 	@for t in $(CROSS_TARGETS); do \
-		echo "$(ZIG) cc -target $$t $(CROSS_FLAGS) chat.c"; \
-		$(ZIG) cc -target $$t $(CROSS_FLAGS) \
-		    -o $(CROSS_OUT)/chat-$$t chat.c || exit 1; \
-		file $(CROSS_OUT)/chat-$$t; \
+		out=$(CROSS_OUT)/chat-$$t; \
+		echo "$(ZIG) cc -target $$t $(CROSS_FLAGS) -o $$out chat.c"; \
+		$(ZIG) cc -target $$t $(CROSS_FLAGS) -o $$out chat.c || exit 1; \
+		magic=$$(od -An -tx1 -N8 $$out | tr -d ' \n'); \
+		case $$t:$$magic in \
+		x86_64-macos:cffaedfe07000001) kind="Mach-O x86_64" ;; \
+		aarch64-macos:cffaedfe0c000001) kind="Mach-O arm64" ;; \
+		x86_64-linux-*:7f454c4602*) kind="64-bit ELF" ;; \
+		*-linux-*:7f454c4601*) kind="32-bit ELF" ;; \
+		*) echo "cross: $$out is not for $$t: $$magic" >&2; exit 1 ;; \
+		esac; \
+		echo "cross: $$out: $$kind"; \
 	done
+
+# The i386 musl build runs here as it is (x86_64 Linux runs 32-bit code):
+# the black-box suite on it, with a probe of the same C library.
+I686_OUT = tests/out/i686
+
+check-i686:
+	@mkdir -p $(I686_OUT)
+	$(ZIG) cc -target x86-linux-musl $(CROSS_FLAGS) -o $(I686_OUT)/chat \
+	    chat.c
+	$(ZIG) cc -target x86-linux-musl $(CROSS_FLAGS) \
+	    -o $(I686_OUT)/probe tests/probe.c
+	CHAT=$$PWD/$(I686_OUT)/chat PROBE=$$PWD/$(I686_OUT)/probe \
+	    bash tests/blackbox.sh
 
 # libFuzzer: the harness and a copy of chat.c built with coverage.
 FUZZ_SECS ?= 60
@@ -293,4 +317,5 @@ help:
 	@sed -n '3,/^$$/s/^# //p' Makefile
 
 .PHONY: all bench demo test install uninstall clean help lint check-asan \
-	check-valgrind check-portable check-musl check-armhf cross fuzz
+	check-valgrind check-portable check-musl check-armhf cross check-i686 \
+	fuzz
