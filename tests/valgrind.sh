@@ -243,7 +243,7 @@ test_listener_serves_in_a_row_through_abuse_then_input_ends() {
 	peer=${peer#Connection from }
 	chat_pid k
 	kill -KILL "$CPID"
-	wait_line_re l.err "chat: peer ${peer//./\\.}( closed the connection|: Connection reset by peer)"
+	wait_line_re l.err "chat: peer ${peer//./\\.}( closed the connection|: $E_CONNRESET)"
 	wait "${PID[k]}"
 	exec 8>&-
 
@@ -287,7 +287,7 @@ test_connector_sees_the_listener_killed_mid_conversation() {
 	chat_pid l
 	kill -KILL "$CPID"
 	vg_finish c 4
-	wait_line_re c.err "chat: peer 127\\.0\\.0\\.1:$PORT( closed the connection|: Connection reset by peer)"
+	wait_line_re c.err "chat: peer 127\\.0\\.0\\.1:$PORT( closed the connection|: $E_CONNRESET)"
 	wait "${PID[l]}"
 	exec 7>&- 8>&-
 }
