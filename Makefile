@@ -35,9 +35,10 @@
 
 PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
-CFLAGS ?= -O2 -g
-# Ours come first so that the user's CFLAGS can override them.
-CHAT_CFLAGS = -std=c11 -Wall -Wextra -pedantic $(CFLAGS)
+CFLAGS ?= -g
+# Ours come first so that the user's CFLAGS can override them. -O2 is
+# ours, not CFLAGS's default: BSD make has a CFLAGS of its own (-O0).
+CHAT_CFLAGS = -std=c11 -O2 -Wall -Wextra -pedantic $(CFLAGS)
 
 all: chat
 
@@ -181,20 +182,25 @@ CROSS_TARGETS = x86_64-macos aarch64-macos x86_64-linux-musl \
 CROSS_FLAGS = -std=c11 -Wall -Wextra -pedantic -Werror -O2
 
 # Each output is checked to be what its target runs: Mach-O for the
-# target's CPU, or 32- or 64-bit ELF.
+# target's CPU, or ELF of the target's class and machine (e_machine, at
+# byte 18: 3e00 x86-64, 0300 i386, 2800 ARM).
 cross:
 	@mkdir -p $(CROSS_OUT)
 	@for t in $(CROSS_TARGETS); do \
 		out=$(CROSS_OUT)/chat-$$t; \
 		echo "$(ZIG) cc -target $$t $(CROSS_FLAGS) -o $$out chat.c"; \
 		$(ZIG) cc -target $$t $(CROSS_FLAGS) -o $$out chat.c || exit 1; \
-		magic=$$(od -An -tx1 -N8 $$out | tr -d ' \n'); \
-		case $$t:$$magic in \
-		x86_64-macos:cffaedfe07000001) kind="Mach-O x86_64" ;; \
-		aarch64-macos:cffaedfe0c000001) kind="Mach-O arm64" ;; \
-		x86_64-linux-*:7f454c4602*) kind="64-bit ELF" ;; \
-		*-linux-*:7f454c4601*) kind="32-bit ELF" ;; \
-		*) echo "cross: $$out is not for $$t: $$magic" >&2; exit 1 ;; \
+		head=$$(od -An -tx1 -N20 $$out | tr -d ' \n'); \
+		machine=$$(echo "$$head" | cut -c37-40); \
+		head=$$(echo "$$head" | cut -c1-16); \
+		case $$t:$$head:$$machine in \
+		x86_64-macos:cffaedfe07000001:*) kind="Mach-O x86_64" ;; \
+		aarch64-macos:cffaedfe0c000001:*) kind="Mach-O arm64" ;; \
+		x86_64-linux-*:7f454c4602*:3e00) kind="ELF 64-bit x86-64" ;; \
+		x86-linux-*:7f454c4601*:0300) kind="ELF 32-bit i386" ;; \
+		arm-linux-*:7f454c4601*:2800) kind="ELF 32-bit ARM" ;; \
+		*) echo "cross: $$out is not for $$t: $$head $$machine" >&2; \
+		    exit 1 ;; \
 		esac; \
 		echo "cross: $$out: $$kind"; \
 	done

@@ -103,8 +103,10 @@ enum local_kind {
 	LOCAL_FILE,	/* a regular file: a write never waits */
 	LOCAL_OWN,	/* our own non-blocking open of it: wait in the poll */
 	LOCAL_SOCKET,	/* a socket: send() without waiting, wait in the poll */
-	LOCAL_SHARED	/* only the shared, blocking descriptor: poll, then
-			 * write what fits (io_write_shared()) */
+	LOCAL_PIPE,	/* a pipe we could not reopen (no /proc): poll for
+			 * room, then write what fits (io_write_pipe()) */
+	LOCAL_SHARED	/* another device, only the shared, blocking
+			 * descriptor (io_write_shared()) */
 };
 
 /* The states of a connection; "The conversation" has the transitions. */
@@ -223,6 +225,7 @@ static void	 chat_turn_away_candidate(struct chat *, struct conn *);
 static long long	 clock_monotonic_ms(void);
 static int	 compat_accept(int, struct sockaddr *, socklen_t *);
 static int	 compat_dual_stack(int);
+static void	 compat_let_in(const sigset_t *);
 static int	 compat_reopen(int, int);
 static int	 compat_socket(int, int, int);
 static int	 compat_wait(struct pollfd *, int, const struct timespec *,
@@ -245,7 +248,8 @@ static size_t	 escape_hex(char *, char, unsigned long, int);
 static size_t	 escape_unit(char *, const unsigned char *, size_t, size_t, size_t *);
 static long long	 frame_ms(const struct chat *);
 static int	 io_write_all(struct chat *, int, enum local_kind, struct iovec *, int, long long);
-static ssize_t	 io_write_shared(int, const struct iovec *);
+static ssize_t	 io_write_pipe(int, const struct iovec *);
+static ssize_t	 io_write_shared(int, const struct iovec *, int);
 static size_t	 line_format(char *, size_t, int, const char *, va_list);
 static void	 linebuf_move(struct linebuf *, struct linebuf *);
 static void	 local_close(struct local *);
@@ -289,10 +293,11 @@ static int	 zwj_joins_emoji(const unsigned char *, size_t, size_t);
  * Where signals are let in (one rule for every wait). The stop signals
  * (SIGINT, SIGTERM, SIGHUP, SIGQUIT) and SIGCONT are blocked all the time
  * except inside a wait: compat_wait() with wait_mask, which unblocks them
- * atomically for as long as it waits, and the write of
- * io_write_shared(). Before such a call, with the signals still blocked,
- * look at stop_signal: a signal that comes after the look stays pending
- * until the call lets it in, and then ends the wait at once. After the
+ * atomically for as long as it waits, the blocking writes of
+ * io_write_shared() and io_write_pipe(), and signals_let_in(). Before
+ * such a call, with the signals still blocked, look at stop_signal: a
+ * signal that comes after the look stays pending until the call lets it
+ * in, and then ends the wait at once. After the
  * first stop signal nothing waits again: writes are tried without waiting
  * and dropped if they cannot go at once, and chat ends.
  */
@@ -353,9 +358,7 @@ deadline_min(long long a, long long b)
 static int
 signals_let_in(void)
 {
-	struct timespec zero = { 0, 0 };
-
-	compat_wait(NULL, 0, &zero, &wait_mask);
+	compat_let_in(&wait_mask);
 	return stop_signal != 0;
 }
 
@@ -470,6 +473,26 @@ compat_accept(int fd, struct sockaddr *sa, socklen_t *salen)
 }
 
 /*
+ * Let in the stop signals that are pending, without waiting. A zero
+ * timeout pselect() may return before it lets them in (macOS), and
+ * unblocking does deliver them before sigprocmask() returns (POSIX).
+ */
+static void
+compat_let_in(const sigset_t *mask)
+{
+#ifdef COMPAT_LINUX
+	struct timespec zero = { 0, 0 };
+
+	ppoll(NULL, 0, &zero, mask);
+#else
+	sigset_t blocked;
+
+	sigprocmask(SIG_SETMASK, mask, &blocked);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+#endif
+}
+
+/*
  * Let an IPv6 socket take IPv4 peers too, as mapped addresses. Returns
  * -1 where it cannot: OpenBSD, whose IPV6_V6ONLY is always on (and any
  * system built with -DCHAT_V6ONLY, which acts so, for the tests).
@@ -518,9 +541,12 @@ compat_reopen(int fd, int is_fifo)
 		return own;
 #endif
 	/* Elsewhere a terminal can be opened anew by its name (a pipe
-	 * cannot): only if the name opens the very same terminal, never a
-	 * cloning device such as /dev/ptmx. */
-	if (!tty || ttyname_r(fd, path, sizeof(path)) != 0 ||
+	 * cannot): never a master (ptsname() names the other side of one;
+	 * FreeBSD's ttyname() of a master even names that side), never a
+	 * cloning device such as /dev/ptmx, and only if the name opens the
+	 * very same terminal. */
+	if (!tty || ptsname(fd) != NULL ||
+	    ttyname_r(fd, path, sizeof(path)) != 0 ||
 	    strcmp(path, "/dev/ptmx") == 0 || fstat(fd, &was) < 0 ||
 	    (own = open(path, flags)) < 0)
 		return -1;
@@ -529,6 +555,12 @@ compat_reopen(int fd, int is_fifo)
 		close(own);
 		return -1;
 	}
+#ifndef COMPAT_LINUX
+	if (own >= FD_SETSIZE) {	/* beyond what select() watches */
+		close(own);
+		return -1;
+	}
+#endif
 	return own;
 }
 
@@ -552,8 +584,11 @@ local_init(struct local *l, int fd)
 		l->kind = LOCAL_SOCKET;
 	else if ((l->fd = compat_reopen(fd, S_ISFIFO(st.st_mode))) >= 0)
 		l->kind = LOCAL_OWN;
-	else
+	else {
 		l->fd = fd;
+		if (S_ISFIFO(st.st_mode))
+			l->kind = LOCAL_PIPE;
+	}
 }
 
 /* Close what local_init() opened. */
@@ -781,23 +816,49 @@ usage(FILE *out)
 /* === Writing everything =================================================== */
 
 /*
- * A write to a descriptor we share and could not reopen (see
- * compat_reopen(): a pipe where there is no /proc) that does not wait:
- * only once a poll finds room, and at most PIPE_BUF bytes, which a pipe
- * with room takes whole (Linux and the BSDs report room only when
- * PIPE_BUF bytes fit). Without room, -1 with EAGAIN, so that the caller
- * waits in compat_wait() as for a descriptor of its own. Another writer
- * of the same pipe could take the room first; the stop signals are let in
- * around the write for that, so that Ctrl-C still ends it. A signal in
- * the instant between the look at stop_signal and the write is noticed
- * only when the write ends: the one window this path has.
+ * A blocking write to a device we share and could not reopen (see
+ * compat_reopen()). The stop signals are let in around it, so that
+ * Ctrl-C still ends a write that waits; by the rule above, stop_signal is
+ * looked at once they are in. A signal in the instant between that look
+ * and the write itself is noticed only when the write ends: one window.
+ * Once a stop signal has come, nothing is written: it could wait.
  */
 static ssize_t
-io_write_shared(int fd, const struct iovec *iov)
+io_write_shared(int fd, const struct iovec *iov, int iovcnt)
+{
+	sigset_t blocked;
+	ssize_t n = -1;
+
+	if (stop_signal) {
+		errno = EINTR;
+		return -1;
+	}
+	sigprocmask(SIG_SETMASK, &wait_mask, &blocked);
+	if (stop_signal)
+		errno = EINTR;
+	else
+		n = writev(fd, iov, iovcnt);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+	return n;
+}
+
+/*
+ * A write to a pipe we share and could not reopen (a system without
+ * /proc) that does not wait: only once a poll finds room, and at most
+ * PIPE_BUF bytes, which a pipe with room takes whole (Linux and the BSDs
+ * report room only when PIPE_BUF bytes fit). Without room, -1 with
+ * EAGAIN, so that the caller waits in compat_wait() as for a descriptor
+ * of its own. Another writer of the same pipe could take the room first:
+ * unless a stop signal has come already, the signals are let in around
+ * the write for that, with the window of io_write_shared().
+ */
+static ssize_t
+io_write_pipe(int fd, const struct iovec *iov)
 {
 	struct timespec zero = { 0, 0 };
 	struct pollfd pfd;
 	sigset_t blocked;
+	size_t len = iov->iov_len < PIPE_BUF ? iov->iov_len : PIPE_BUF;
 	ssize_t n = -1;
 	int ready;
 
@@ -808,12 +869,13 @@ io_write_shared(int fd, const struct iovec *iov)
 			errno = EAGAIN;
 		return -1;
 	}
+	if (stop_signal)	/* what fits still goes, at once */
+		return write(fd, iov->iov_base, len);
 	sigprocmask(SIG_SETMASK, &wait_mask, &blocked);
 	if (stop_signal)
 		errno = EINTR;
 	else
-		n = write(fd, iov->iov_base, iov->iov_len < PIPE_BUF ?
-		    iov->iov_len : PIPE_BUF);
+		n = write(fd, iov->iov_base, len);
 	sigprocmask(SIG_SETMASK, &blocked, NULL);
 	return n;
 }
@@ -857,7 +919,9 @@ io_write_all(struct chat *c, int fd, enum local_kind how, struct iovec *iov,
 	}
 	while (iovcnt > 0) {
 		if (how == LOCAL_SHARED)
-			n = io_write_shared(fd, iov);
+			n = io_write_shared(fd, iov, iovcnt);
+		else if (how == LOCAL_PIPE)
+			n = io_write_pipe(fd, iov);
 		else if (how == LOCAL_SOCKET && iovcnt == 1)
 			n = send(fd, iov->iov_base, iov->iov_len,
 			    MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -1706,13 +1770,18 @@ net_listen(struct chat *c, const struct endpoint *ep, const char *spec,
 	}
 	if (!ep->host[0] && (n = net_listen_any(res, fds)) == 0)
 		err = errno;
-	for (ai = res; n == 0 && ai != NULL; ai = ai->ai_next) {
-		if (!ep->host[0] && ai->ai_family == AF_INET6)
-			continue;	/* tried above */
-		if ((fds[0] = net_bind(ai, 0, NULL)) >= 0)
-			n = 1;
-		else
-			err = errno;
+	/* With no host, IPv4 alone only where there is no IPv6 at all: a
+	 * port in use is an error, not a reason to serve half. */
+	if (n == 0 && (ep->host[0] || err == EAFNOSUPPORT ||
+	    err == EPROTONOSUPPORT || err == EADDRNOTAVAIL)) {
+		for (ai = res; n == 0 && ai != NULL; ai = ai->ai_next) {
+			if (!ep->host[0] && ai->ai_family == AF_INET6)
+				continue;	/* tried above */
+			if ((fds[0] = net_bind(ai, 0, NULL)) >= 0)
+				n = 1;
+			else
+				err = errno;
+		}
 	}
 	freeaddrinfo(res);
 	if (n == 0) {

@@ -2419,6 +2419,21 @@ test_turned_away_reports_are_coalesced_on_a_terminal_too() {
 	conversation_goes_on_then_ends
 }
 
+# stderr is a pipe with room, as in `chat ... 2>&1 | tee log`: the line
+# that says why chat ended goes out after the stop signal, as the status
+# lines before it did.
+test_sigterm_line_reaches_a_stderr_pipe_exit_7() {
+	mkfifo l.err || fail "mkfifo l.err failed"
+	exec 4<>l.err
+	fifo_hold l 7
+	chat_start l --listen 127.0.0.1:0
+	fifo_expect_re 4 'Listening on 127\.0\.0\.1:[0-9]+'
+	chat_pid l
+	kill -TERM "$CPID"
+	chat_finish l 7
+	fifo_expect_re 4 'chat: interrupted by SIGTERM'
+}
+
 # --- One stop signal ends chat, whatever it is blocked on
 
 # stderr is a pipe that is full and that nobody reads: the listener
