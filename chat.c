@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -25,7 +26,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <ifaddrs.h>
 #include <limits.h>
+#include <locale.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -37,6 +40,7 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "chat.h"
 
@@ -80,6 +84,22 @@
 #define LISTEN_MAX	2
 #define TIMEOUT_MAX_SECS 86400
 #define PROMPT		"Your message: "
+/* The editor's other prompts (see "Line editor"). */
+#define PROMPT_THEIRS	"Their turn: "
+#define PROMPT_THEIRS_QUEUED "Their turn (%u queued): "
+#define PROMPT_IDLE	"Waiting for a peer: "
+#define PASTE_ON	"\x1b[?2004h"	/* bracketed paste mode */
+#define PASTE_OFF	"\x1b[?2004l"
+#define ED_CLEAR	"\r\x1b[0K"	/* to column 0, erase the row */
+/* The input line as drawn: a row of up to 2000 columns, 4 bytes each. */
+#define ED_DRAW_MAX	8192
+/* Our own earlier messages that Up recalls: this many, in this much. */
+#define HISTORY_MAX	100
+#define HISTORY_BYTES	((size_t)256 * 1024)
+/* Continuation rows of a peer's message start under its text. */
+#define SHOW_INDENT	10	/* strlen("They say: ") */
+/* The addresses the "Reach it as" line names, at most. */
+#define REACH_MAX	4
 
 /* The reasons of the ERR frames we send, named once; the README lists them. */
 #define ERR_BAD_HELLO	"bad hello"
@@ -163,6 +183,28 @@ struct conn {
 	char hello[CHAT_HELLO_MAX + 2];	/* in's storage until the HELLO */
 };
 
+/* The line editor's state (a terminal's chat only; see "Line editor"). */
+struct editor {
+	char line[CHAT_TEXT_MAX];	/* what is being typed */
+	size_t len, pos;		/* its bytes; the cursor, in bytes */
+	char draft[CHAT_TEXT_MAX];	/* the typed line, while browsing */
+	size_t draft_len;
+	char key[8];			/* an escape sequence so far */
+	size_t keylen;
+	int pasting;			/* inside a bracketed paste */
+	int after_cr;			/* a LF now ends no second line */
+	int refused;			/* said this line is at its limit */
+	int shown;			/* the input line is on screen */
+	int dirty;			/* and must be drawn again */
+	int paste_on;			/* bracketed paste is switched on */
+	int cols;			/* the terminal's width, or 0 */
+	char *history[HISTORY_MAX];	/* sent lines, oldest first */
+	size_t hist_n, hist_bytes;
+	size_t browse;			/* Up/Down's place: hist_n is the
+					 * line being typed */
+	char drawn[64];			/* the prompt last drawn */
+};
+
 struct chat {
 	/* what the command line asked for */
 	int listening;			/* --listen, else --connect */
@@ -178,6 +220,9 @@ struct chat {
 	unsigned long in_lineno;	/* lines taken from stdin so far */
 	struct linebuf in;		/* stdin, cut into lines */
 	struct local out, err;		/* stdout, stderr */
+	int out_tty;			/* stdout is a terminal */
+	int out_cols;			/* its width, for wrapping, or 0 */
+	struct editor *ed;		/* the line editor, or NULL */
 	int local_gone;			/* stdin or stdout failed: no more */
 	int prompt_open;		/* the prompt is up, no newline yet */
 
@@ -217,6 +262,7 @@ static void	 chat_our_turn(struct chat *);
 static void	 chat_prompt(struct chat *);
 static void	 chat_quit(struct chat *, int);
 static void	 chat_show(struct chat *, const char *, size_t);
+static int	 chat_show_wrapped(struct chat *, const char *, size_t, size_t *);
 static void	 chat_stdin_input(struct chat *);
 static void	 chat_stop(struct chat *);
 static void	 chat_their_turn(struct chat *);
@@ -242,6 +288,29 @@ static int	 conn_send(struct chat *, struct conn *, enum verb, const char *, siz
 static void	 conn_timeout(struct chat *, struct conn *);
 static void	 conn_violation(struct chat *, struct conn *, const char *);
 static long long	 deadline_min(long long, long long);
+static size_t	 ed_before(const char *, size_t);
+static void	 ed_browse(struct editor *, int);
+static void	 ed_byte(struct chat *, unsigned char);
+static size_t	 ed_char(const char *, size_t, int *);
+static void	 ed_close(struct chat *);
+static int	 ed_cp_width(unsigned long);
+static void	 ed_delete(struct editor *, size_t, size_t);
+static void	 ed_end(struct chat *, int);
+static void	 ed_enter(struct chat *, int);
+static void	 ed_escape(struct chat *, const char *, size_t);
+static void	 ed_hide(struct chat *);
+static void	 ed_input(struct chat *, const char *, size_t);
+static void	 ed_insert(struct chat *, const char *, size_t);
+static void	 ed_open(struct chat *);
+static const char	*ed_prompt(const struct chat *, char *, size_t);
+static unsigned	 ed_queued(const struct chat *);
+static void	 ed_refresh(struct chat *);
+static void	 ed_remember(struct editor *, const char *, size_t);
+static void	 ed_sent(struct chat *, const char *, size_t);
+static void	 ed_size(struct chat *);
+static void	 ed_update(struct chat *);
+static int	 ed_wanted(int, int);
+static size_t	 ed_width(const char *, size_t, size_t);
 static int	 emoji_code_point(unsigned long);
 static int	 err_write(struct chat *, const char *, size_t, int);
 static size_t	 escape_hex(char *, char, unsigned long, int);
@@ -254,12 +323,13 @@ static size_t	 line_format(char *, size_t, int, const char *, va_list);
 static void	 linebuf_move(struct linebuf *, struct linebuf *);
 static void	 local_close(struct local *);
 static void	 local_init(struct local *, int);
+static int	 net_bind(const struct addrinfo *, in_port_t, int *);
 static int	 net_connect(struct chat *, const struct endpoint *, char *, size_t);
 static void	 net_drain(int);
-static int	 net_bind(const struct addrinfo *, in_port_t, int *);
 static int	 net_listen(struct chat *, const struct endpoint *, const char *,
     int *);
 static int	 net_listen_any(const struct addrinfo *, int *);
+static void	 net_reach(struct chat *, int);
 static void	 net_name(const struct sockaddr *, socklen_t, char *, size_t);
 static int	 net_send(struct chat *, int, enum verb, const char *, size_t, long long);
 static void	 net_source(const struct sockaddr_storage *, unsigned char *);
@@ -280,6 +350,7 @@ static void	 stranger_summary(struct chat *);
 static void	 term_cooked(struct chat *);
 static void	 term_init(int);
 static void	 term_quiet(void);
+static void	 term_raw(void);
 static void	 term_restore(void);
 static int	 unsafe_code_point(unsigned long);
 static void	 usage(FILE *);
@@ -311,6 +382,10 @@ static sigset_t wait_mask;
 /* The terminal's settings when we started, restored on every way out. */
 static struct termios term_saved;
 static int term_fd = -1;	/* stdin when it is a terminal and saved */
+/* The line editor has the terminal in raw mode for the whole run. */
+static int term_editing;
+/* Set on SIGWINCH: the terminal's width may have changed. */
+static volatile sig_atomic_t resized;
 
 /* === Time ================================================================ */
 
@@ -676,6 +751,7 @@ report(struct chat *c, int kind, int flags, const char *fmt, va_list ap)
 		return;
 	}
 	prompt_end(c, 0);
+	ed_hide(c);
 	/* A stranger's line never waits for room: nobody reading stderr
 	 * must not stop the conversation. What cannot go now is counted. */
 	if (err_write(c, line, n, kind < 0) < 0 && kind >= 0)
@@ -1492,7 +1568,7 @@ term_quiet(void)
 {
 	struct termios t;
 
-	if (term_fd < 0)
+	if (term_fd < 0 || term_editing)
 		return;
 	t = term_saved;
 	t.c_lflag &= ~(ECHO | ICANON);
@@ -1508,7 +1584,7 @@ term_cooked(struct chat *c)
 {
 	int pending = 0;
 
-	if (term_fd < 0)
+	if (term_fd < 0 || term_editing)
 		return;
 	if (ioctl(term_fd, FIONREAD, &pending) < 0)
 		pending = 0;
@@ -1517,11 +1593,546 @@ term_cooked(struct chat *c)
 		say(c, SAY_STATUS, "Ignored input typed during their turn.");
 }
 
+/*
+ * The line editor's mode, for the whole run: no echo, no line editing of
+ * the terminal's own, CR as it comes (a pasted CR LF is one line break);
+ * keys still send signals (Ctrl-C, Ctrl-Z), and output is as before.
+ */
+static void
+term_raw(void)
+{
+	struct termios t;
+
+	if (term_fd < 0)
+		return;
+	t = term_saved;
+	t.c_iflag &= ~(ICRNL | INLCR | IGNCR);
+	t.c_lflag &= ~(ECHO | ICANON | IEXTEN);
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	tcsetattr(term_fd, TCSANOW, &t);
+}
+
 static void
 term_restore(void)
 {
 	if (term_fd >= 0)
 		tcsetattr(term_fd, TCSANOW, &term_saved);
+}
+
+/* === Line editor ========================================================== */
+
+/*
+ * On a terminal (stdin and stderr) with a TERM other than "dumb", chat
+ * reads keys itself, in raw mode for its whole run, and keeps one input
+ * line at the bottom: a prompt that says whose turn it is, then what is
+ * being typed, scrolled sideways when it is wider than the terminal.
+ * Whatever else is written (a message, a status line) first clears that
+ * line and then draws it again below. A finished line (Enter, or a line
+ * break in a paste) goes into c->in, the same queue a script's lines go
+ * into, and is sent when our turn comes; a typed QUIT or Ctrl-D on an
+ * empty line ends the conversation at once. Only a handful of VT100
+ * sequences are used: CR, erase to end of line, cursor right.
+ */
+
+/* Whether the editor is for this chat: stdin and stderr are one user's
+ * terminal, and TERM names one that knows VT100's few sequences. */
+static int
+ed_wanted(int in_fd, int err_fd)
+{
+	const char *term = getenv("TERM");
+
+	return isatty(in_fd) && isatty(err_fd) && term != NULL &&
+	    term[0] != '\0' && strcmp(term, "dumb") != 0;
+}
+
+/* Columns of the code point cp on the terminal (wcwidth(); 1 for what
+ * the C library does not know, 0 for a combining mark). */
+static int
+ed_cp_width(unsigned long cp)
+{
+	int w;
+
+	if (cp < 0x80)
+		return cp >= 0x20 || cp == '\t' ? 1 : 0;
+	w = wcwidth((wchar_t)cp);
+	return w < 0 ? 1 : w;
+}
+
+/* The length of the character at s (n bytes left), and its columns. */
+static size_t
+ed_char(const char *s, size_t n, int *width)
+{
+	unsigned long cp;
+	size_t len = utf8_decode((const unsigned char *)s, n, &cp);
+
+	if (len == 0) {		/* ASCII, or a stray byte: one column */
+		*width = (unsigned char)s[0] >= 0x20 || s[0] == '\t' ? 1 : 0;
+		return 1;
+	}
+	*width = ed_cp_width(cp);
+	return len;
+}
+
+/* The columns that bytes [from, to) of the line take. */
+static size_t
+ed_width(const char *s, size_t from, size_t to)
+{
+	size_t w = 0;
+	int cw;
+
+	while (from < to) {
+		from += ed_char(s + from, to - from, &cw);
+		w += (size_t)cw;
+	}
+	return w;
+}
+
+/* The byte offset of the character before pos. */
+static size_t
+ed_before(const char *s, size_t pos)
+{
+	while (pos > 0 && ((unsigned char)s[--pos] & 0xc0) == 0x80)
+		continue;
+	return pos;
+}
+
+/* How many finished lines wait in c->in for our turn. */
+static unsigned
+ed_queued(const struct chat *c)
+{
+	const char *p = c->in.data + c->in.start;
+	const char *end = c->in.data + c->in.len;
+	unsigned n = 0;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
+/* The prompt: whose turn it is, and how many lines wait. */
+static const char *
+ed_prompt(const struct chat *c, char *buf, size_t size)
+{
+	unsigned queued = ed_queued(c);
+
+	if (c->peer == NULL)
+		return PROMPT_IDLE;
+	if (c->peer->state == CONN_OURS)
+		return PROMPT;
+	if (queued == 0)
+		return PROMPT_THEIRS;
+	snprintf(buf, size, PROMPT_THEIRS_QUEUED, queued);
+	return buf;
+}
+
+/* Terminal width, from stderr (where the editor draws) and stdout. */
+static void
+ed_size(struct chat *c)
+{
+	struct winsize ws;
+
+	c->ed->cols = ioctl(c->err.fd, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0;
+	c->out_cols = c->out_tty && ioctl(c->out.fd, TIOCGWINSZ, &ws) == 0 ?
+	    ws.ws_col : 0;
+}
+
+/*
+ * Draw the input line: CR, the prompt, as much of the line around the
+ * cursor as fits, erase the rest of the row, CR, and move the cursor
+ * right to its place. One write.
+ */
+static void
+ed_refresh(struct chat *c)
+{
+	struct editor *e = c->ed;
+	char out[ED_DRAW_MAX], pbuf[64];
+	const char *prompt = ed_prompt(c, pbuf, sizeof(pbuf));
+	size_t plen = strlen(prompt), start = 0, end, n = 0, w, room;
+	int cw;
+
+	if (stop_signal || c->local_gone)
+		return;
+	/* Room for the text: the row less the prompt and the cursor's
+	 * own column; a terminal that reports no width gets 80. */
+	room = (e->cols > 0 ? (size_t)e->cols : 80);
+	room = room > plen + 1 ? room - plen - 1 : 1;
+	while (ed_width(e->line, start, e->pos) > room)
+		start += ed_char(e->line + start, e->len - start, &cw);
+	for (end = start, w = 0; end < e->len; end += n) {
+		n = ed_char(e->line + end, e->len - end, &cw);
+		if (w + (size_t)cw > room)
+			break;
+		w += (size_t)cw;
+	}
+	n = 0;
+	if (!e->paste_on) {	/* (after the first status line) */
+		memcpy(out, PASTE_ON, sizeof(PASTE_ON) - 1);
+		n = sizeof(PASTE_ON) - 1;
+		e->paste_on = 1;
+	}
+	n += (size_t)snprintf(out + n, sizeof(out) - n, "\r%s", prompt);
+	if (end - start > sizeof(out) - n - 32)	/* very wide terminals */
+		end = start + sizeof(out) - n - 32;
+	memcpy(out + n, e->line + start, end - start);
+	for (w = n; w < n + (end - start); w++)
+		if (out[w] == '\t')
+			out[w] = ' ';	/* one column, as counted */
+	n += end - start;
+	n += (size_t)snprintf(out + n, sizeof(out) - n, "\x1b[0K\r");
+	w = plen + ed_width(e->line, start, e->pos);
+	if (w > 0)
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "\x1b[%zuC",
+		    w);
+	err_write(c, out, n, 1);
+	snprintf(e->drawn, sizeof(e->drawn), "%s", prompt);
+	e->shown = 1;
+	e->dirty = 0;
+}
+
+/* Clear the input line, so that other output takes its row. */
+static void
+ed_hide(struct chat *c)
+{
+	if (c->ed == NULL || !c->ed->shown)
+		return;
+	c->ed->shown = 0;
+	err_write(c, ED_CLEAR, sizeof(ED_CLEAR) - 1, 1);
+}
+
+/* Before a wait: draw the input line if it is hidden, was edited, or its
+ * prompt is out of date (the turn changed, a line was queued). */
+static void
+ed_update(struct chat *c)
+{
+	char pbuf[64];
+
+	if (c->ed == NULL)
+		return;
+	if (!c->ed->shown || c->ed->dirty || strcmp(c->ed->drawn,
+	    ed_prompt(c, pbuf, sizeof(pbuf))) != 0)
+		ed_refresh(c);
+}
+
+/* A line of ours goes out: it stays on screen after the prompt of our
+ * turn, as a terminal's own echo would have left it. */
+static void
+ed_sent(struct chat *c, const char *line, size_t len)
+{
+	struct iovec iov[3] = {
+		{ PROMPT, sizeof(PROMPT) - 1 },
+		{ (void *)line, len },
+		{ "\n", 1 }
+	};
+
+	if (c->ed == NULL)
+		return;
+	ed_hide(c);
+	io_write_all(c, c->err.fd, c->err.kind, iov, 3, -1);
+}
+
+/* Remember a line we sent, for Up and Down; the oldest go first. */
+static void
+ed_remember(struct editor *e, const char *line, size_t len)
+{
+	char *copy;
+
+	if (len == 0 || (e->hist_n > 0 &&
+	    strlen(e->history[e->hist_n - 1]) == len &&
+	    memcmp(e->history[e->hist_n - 1], line, len) == 0))
+		return;
+	while (e->hist_n > 0 && (e->hist_n == HISTORY_MAX ||
+	    e->hist_bytes + len > HISTORY_BYTES)) {
+		e->hist_bytes -= strlen(e->history[0]);
+		free(e->history[0]);
+		memmove(e->history, e->history + 1,
+		    --e->hist_n * sizeof(e->history[0]));
+	}
+	if (len > HISTORY_BYTES || (copy = malloc(len + 1)) == NULL)
+		return;
+	memcpy(copy, line, len);
+	copy[len] = '\0';
+	e->history[e->hist_n++] = copy;
+	e->hist_bytes += len;
+	e->browse = e->hist_n;
+}
+
+/* Up (-1) or Down (+1) through the history; below the newest is the
+ * line that was being typed, kept in draft. */
+static void
+ed_browse(struct editor *e, int dir)
+{
+	const char *text;
+	size_t next;
+
+	if ((dir < 0 && e->browse == 0) || (dir > 0 &&
+	    e->browse >= e->hist_n))
+		return;
+	if (e->browse == e->hist_n) {	/* leaving the line being typed */
+		memcpy(e->draft, e->line, e->len);
+		e->draft_len = e->len;
+	}
+	next = dir < 0 ? e->browse - 1 : e->browse + 1;
+	if (next == e->hist_n) {
+		memcpy(e->line, e->draft, e->draft_len);
+		e->len = e->draft_len;
+	} else {
+		text = e->history[next];
+		e->len = strlen(text);
+		memcpy(e->line, text, e->len);
+	}
+	e->browse = next;
+	e->pos = e->len;
+}
+
+/* Insert n bytes at the cursor; beyond the protocol's limit, say so
+ * (once a line) and keep the line as it is. */
+static void
+ed_insert(struct chat *c, const char *s, size_t n)
+{
+	struct editor *e = c->ed;
+
+	if (e->len + n > CHAT_TEXT_MAX) {
+		if (!e->refused) {
+			ed_hide(c);
+			say(c, SAY_STATUS, "A message holds at most %d bytes: "
+			    "the rest is not taken.", CHAT_TEXT_MAX);
+		}
+		e->refused = 1;
+		return;
+	}
+	memmove(e->line + e->pos + n, e->line + e->pos, e->len - e->pos);
+	memcpy(e->line + e->pos, s, n);
+	e->pos += n;
+	e->len += n;
+}
+
+/* Delete bytes [from, to) of the line. */
+static void
+ed_delete(struct editor *e, size_t from, size_t to)
+{
+	memmove(e->line + from, e->line + to, e->len - to);
+	e->len -= to - from;
+	if (e->pos > to)
+		e->pos -= to - from;
+	else if (e->pos > from)
+		e->pos = from;
+}
+
+/* What typing QUIT, or Ctrl-D on an empty line (eof), does: end the
+ * conversation at once, and with Ctrl-D the input too; an idle
+ * listener stops. */
+static void
+ed_end(struct chat *c, int eof)
+{
+	linebuf_init(&c->in, c->in_data, sizeof(c->in_data), CHAT_TEXT_MAX);
+	if (eof || c->peer == NULL)
+		c->in_eof = 1;
+	if (c->peer != NULL && (c->peer->state == CONN_OURS ||
+	    c->peer->state == CONN_THEIRS)) {
+		say(c, SAY_STATUS, "You ended the conversation.");
+		chat_quit(c, CHAT_EXIT_OK);
+	} else if (c->peer != NULL)
+		c->in_eof = 1;	/* before the HELLOs: QUIT as the first turn */
+}
+
+/* A line is finished (Enter, or a line break in a paste): queue it for
+ * our turn, unless it is a typed QUIT, which ends the conversation now. */
+static void
+ed_enter(struct chat *c, int pasted)
+{
+	struct editor *e = c->ed;
+	size_t room;
+	char *space;
+
+	e->refused = 0;
+	if (!pasted && e->len == 4 && memcmp(e->line, "QUIT", 4) == 0) {
+		e->len = e->pos = 0;
+		ed_end(c, 0);
+		return;
+	}
+	space = linebuf_space(&c->in, &room);
+	if (room < e->len + 1) {
+		ed_hide(c);
+		say(c, SAY_STATUS, "Too much is waiting to be sent: this "
+		    "line is kept.");
+		return;
+	}
+	memcpy(space, e->line, e->len);
+	space[e->len] = '\n';
+	linebuf_fill(&c->in, e->len + 1);
+	ed_remember(e, e->line, e->len);
+	e->len = e->pos = 0;
+	e->browse = e->hist_n;
+}
+
+/* The end of an escape sequence: CSI (ESC [ params final) or SS3
+ * (ESC O final). */
+static void
+ed_escape(struct chat *c, const char *seq, size_t n)
+{
+	struct editor *e = c->ed;
+	char fin = seq[n - 1];
+	int cw;
+
+	if (n == 3 || (seq[1] == '[' && (fin == 'H' || fin == 'F' ||
+	    fin == 'A' || fin == 'B' || fin == 'C' || fin == 'D'))) {
+		switch (fin) {
+		case 'A': ed_browse(e, -1); break;
+		case 'B': ed_browse(e, 1); break;
+		case 'C':
+			if (e->pos < e->len)
+				e->pos += ed_char(e->line + e->pos,
+				    e->len - e->pos, &cw);
+			break;
+		case 'D': e->pos = ed_before(e->line, e->pos); break;
+		case 'H': e->pos = 0; break;
+		case 'F': e->pos = e->len; break;
+		}
+		return;
+	}
+	if (fin != '~')
+		return;
+	if (n == 6 && memcmp(seq, "\x1b[200~", 6) == 0)
+		e->pasting = 1;
+	else if (n == 6 && memcmp(seq, "\x1b[201~", 6) == 0)
+		e->pasting = 0;
+	else if (n == 4 && (seq[2] == '1' || seq[2] == '7'))
+		e->pos = 0;
+	else if (n == 4 && (seq[2] == '4' || seq[2] == '8'))
+		e->pos = e->len;
+	else if (n == 4 && seq[2] == '3' && e->pos < e->len)
+		ed_delete(e, e->pos, e->pos + ed_char(e->line + e->pos,
+		    e->len - e->pos, &cw));
+}
+
+/* One byte from the terminal. */
+static void
+ed_byte(struct chat *c, unsigned char b)
+{
+	struct editor *e = c->ed;
+	size_t from;
+	int cw;
+
+	if (e->keylen > 0 || b == 0x1b) {	/* an escape sequence */
+		if (e->keylen < sizeof(e->key))
+			e->key[e->keylen++] = (char)b;
+		if (e->keylen >= 3 && (e->key[1] == 'O' ||
+		    (b >= 0x40 && b <= 0x7e))) {
+			ed_escape(c, e->key, e->keylen);
+			e->keylen = 0;
+		} else if ((e->keylen == 2 && b != '[' && b != 'O') ||
+		    e->keylen == sizeof(e->key))
+			e->keylen = 0;	/* an Alt-key, or too long: no key */
+		return;
+	}
+	if (b == '\n' && e->after_cr) {	/* CR LF: one line break */
+		e->after_cr = 0;
+		return;
+	}
+	e->after_cr = b == '\r';
+	if (b == '\r' || b == '\n') {
+		ed_enter(c, e->pasting);
+		return;
+	}
+	if (e->pasting) {	/* text, as it comes: no key is a command */
+		if (b >= 0x20 || b == '\t')
+			ed_insert(c, (const char *)&b, 1);
+		return;
+	}
+	switch (b) {
+	case 0x01: e->pos = 0; break;				/* Ctrl-A */
+	case 0x02: e->pos = ed_before(e->line, e->pos); break;	/* Ctrl-B */
+	case 0x04:						/* Ctrl-D */
+		if (e->len == 0)
+			ed_end(c, 1);
+		else if (e->pos < e->len)
+			ed_delete(e, e->pos, e->pos + ed_char(e->line +
+			    e->pos, e->len - e->pos, &cw));
+		break;
+	case 0x05: e->pos = e->len; break;			/* Ctrl-E */
+	case 0x06:						/* Ctrl-F */
+		if (e->pos < e->len)
+			e->pos += ed_char(e->line + e->pos, e->len - e->pos,
+			    &cw);
+		break;
+	case 0x07:						/* Ctrl-G */
+		if (ed_queued(c) > 0) {
+			ed_hide(c);
+			say(c, SAY_STATUS, "Dropped %u queued message%s.",
+			    ed_queued(c), ed_queued(c) == 1 ? "" : "s");
+			linebuf_init(&c->in, c->in_data, sizeof(c->in_data),
+			    CHAT_TEXT_MAX);
+		}
+		break;
+	case 0x08: case 0x7f:					/* Backspace */
+		if (e->pos > 0)
+			ed_delete(e, ed_before(e->line, e->pos), e->pos);
+		break;
+	case 0x0b: e->len = e->pos; break;			/* Ctrl-K */
+	case 0x0c: ed_hide(c); break;	/* Ctrl-L: drawn again below */
+	case 0x0e: ed_browse(e, 1); break;			/* Ctrl-N */
+	case 0x10: ed_browse(e, -1); break;			/* Ctrl-P */
+	case 0x15: ed_delete(e, 0, e->pos); break;		/* Ctrl-U */
+	case 0x17:						/* Ctrl-W */
+		from = e->pos;
+		while (from > 0 && e->line[from - 1] == ' ')
+			from--;
+		while (from > 0 && e->line[from - 1] != ' ')
+			from--;
+		ed_delete(e, from, e->pos);
+		break;
+	default:
+		if (b >= 0x20 || b == '\t')
+			ed_insert(c, (const char *)&b, 1);
+		break;
+	}
+}
+
+/* Keys arrived: take them all, then draw the line once. */
+static void
+ed_input(struct chat *c, const char *keys, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ed_byte(c, (unsigned char)keys[i]);
+	c->ed->dirty = 1;
+}
+
+/* The editor for this chat, if it wants one: raw mode on the terminal
+ * (signals still from the keys), bracketed paste on, the line drawn. */
+static void
+ed_open(struct chat *c)
+{
+	if (!ed_wanted(c->in_fd, c->err.fd) ||
+	    (c->ed = calloc(1, sizeof(*c->ed))) == NULL)
+		return;
+	setlocale(LC_CTYPE, "");
+	term_editing = 1;
+	term_raw();
+	ed_size(c);
+}
+
+/* Leave the terminal as it was: the input line cleared, bracketed paste
+ * off (the caller restores the settings). Written without waiting. */
+static void
+ed_close(struct chat *c)
+{
+	size_t i;
+
+	if (c->ed == NULL)
+		return;
+	if (c->ed->shown)
+		err_write(c, ED_CLEAR, sizeof(ED_CLEAR) - 1, 0);
+	if (c->ed->paste_on)
+		err_write(c, PASTE_OFF, sizeof(PASTE_OFF) - 1, 0);
+	for (i = 0; i < c->ed->hist_n; i++)
+		free(c->ed->history[i]);
+	free(c->ed);
+	c->ed = NULL;
 }
 
 /* === Signals and start-up ================================================ */
@@ -1532,6 +2143,8 @@ on_signal(int sig)
 {
 	if (sig == SIGCONT)
 		resumed = 1;
+	else if (sig == SIGWINCH)
+		resized = 1;
 	else if (stop_signal == 0)
 		stop_signal = sig;
 }
@@ -1545,7 +2158,7 @@ void
 chat_signals_init(void)
 {
 	static const int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
-		SIGCONT };
+		SIGCONT, SIGWINCH };
 	struct sigaction sa, old;
 	sigset_t block;
 	size_t i;
@@ -1559,8 +2172,9 @@ chat_signals_init(void)
 	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++) {
 		/* One ignored when we start stays so, as nohup and a shell
 		 * starting a background job mean it. */
-		if (caught[i] != SIGCONT && sigaction(caught[i], NULL,
-		    &old) == 0 && old.sa_handler == SIG_IGN)
+		if (caught[i] != SIGCONT && caught[i] != SIGWINCH &&
+		    sigaction(caught[i], NULL, &old) == 0 &&
+		    old.sa_handler == SIG_IGN)
 			continue;
 		sigaction(caught[i], &sa, NULL);
 		sigaddset(&block, caught[i]);
@@ -1799,6 +2413,50 @@ net_listen(struct chat *c, const struct endpoint *ep, const char *spec,
 }
 
 /*
+ * For people at a terminal, after "Listening on" for every address: the
+ * machine's own IPv4 addresses (not loopback, at most REACH_MAX) and its
+ * host name, with the port, as others would type them.
+ */
+static void
+net_reach(struct chat *c, int fd)
+{
+	struct sockaddr_storage ss;
+	struct ifaddrs *ifs, *ifa;
+	socklen_t sslen = sizeof(ss);
+	char line[SAY_MAX], host[HOST_NUM_MAX], port[sizeof("65535")];
+	size_t n = 0;
+	int shown = 0;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0 ||
+	    getnameinfo((struct sockaddr *)&ss, sslen, NULL, 0, port,
+	    sizeof(port), NI_NUMERICSERV) != 0)
+		return;
+	if (getifaddrs(&ifs) == 0) {
+		for (ifa = ifs; ifa != NULL && shown < REACH_MAX;
+		    ifa = ifa->ifa_next) {
+			if (ifa->ifa_addr == NULL ||
+			    ifa->ifa_addr->sa_family != AF_INET ||
+			    (ifa->ifa_flags & IFF_LOOPBACK) ||
+			    !(ifa->ifa_flags & IFF_UP) ||
+			    getnameinfo(ifa->ifa_addr,
+			    sizeof(struct sockaddr_in), host, sizeof(host),
+			    NULL, 0, NI_NUMERICHOST) != 0)
+				continue;
+			n += (size_t)snprintf(line + n, sizeof(line) - n,
+			    "%s%s:%s", shown++ ? ", " : "", host, port);
+		}
+		freeifaddrs(ifs);
+	}
+	if (gethostname(host, sizeof(host)) == 0 && host[0] != '\0') {
+		host[sizeof(host) - 1] = '\0';
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s:%s",
+		    shown++ ? " or " : "", host, port);
+	}
+	if (shown > 0 && n < sizeof(line))
+		say(c, SAY_STATUS, "Reach it as %s", line);
+}
+
+/*
  * Connect to every address of ep in turn until one answers, within the
  * --timeout, naming the peer in name. Returns the socket, or -1 after
  * saying why (c->status set) or on a stop signal.
@@ -2027,6 +2685,8 @@ conn_end(struct chat *c, struct conn *cn, int status, enum ending how)
 		c->status = status;
 		c->conversations++;
 		term_quiet();
+		if (c->ed != NULL && c->listening && !chat_done(c))
+			say(c, SAY_STATUS, "Waiting for the next peer.");
 	}
 	if (how == END_CLOSE) {
 		conn_close(c, cn);
@@ -2200,7 +2860,7 @@ chat_our_turn(struct chat *c)
 	c->peer->state = CONN_OURS;
 	c->peer->dl = DL_NONE;
 	c->peer->deadline = -1;
-	if (!c->in_tty)
+	if (!c->in_tty || c->ed != NULL)	/* (the editor prompts itself) */
 		return;
 	term_cooked(c);
 	if (!c->in_eof)		/* else this turn is a QUIT already */
@@ -2232,9 +2892,49 @@ chat_their_turn(struct chat *c)
 }
 
 /*
+ * Write shown text (escaped: valid UTF-8, no control character) to
+ * stdout, a terminal c->out_cols wide, from column *col: a row that is
+ * full goes on in a new one, indented under the text, so that nothing a
+ * peer sends can begin a row of the screen.
+ */
+static int
+chat_show_wrapped(struct chat *c, const char *s, size_t n, size_t *col)
+{
+	char buf[SHOW_PIECE + 2 * SHOW_INDENT];
+	struct iovec iov;
+	size_t i = 0, o = 0, len;
+	int w;
+
+	iov.iov_base = buf;
+	while (i < n) {
+		len = ed_char(s + i, n - i, &w);
+		if (*col + (size_t)w > (size_t)c->out_cols) {
+			buf[o++] = '\n';
+			memset(buf + o, ' ', SHOW_INDENT);
+			o += SHOW_INDENT;
+			*col = SHOW_INDENT;
+		}
+		memcpy(buf + o, s + i, len);
+		o += len;
+		*col += (size_t)w;
+		i += len;
+		if (o > SHOW_PIECE || i == n) {
+			iov.iov_len = o;
+			if (io_write_all(c, c->out.fd, c->out.kind, &iov, 1,
+			    -1) < 0)
+				return -1;
+			o = 0;
+		}
+	}
+	return 0;
+}
+
+/*
  * Show a message from the peer on stdout: one line, escaped. Plain text,
  * the usual case, goes out in one write from where it arrived; text that
- * needs escaping is escaped and written piece by piece.
+ * needs escaping is escaped and written piece by piece. On a terminal
+ * with the editor, the rows are wrapped to its width (and the input line
+ * makes way).
  */
 static void
 chat_show(struct chat *c, const char *text, size_t len)
@@ -2245,12 +2945,23 @@ chat_show(struct chat *c, const char *text, size_t len)
 		{ (void *)text, len },
 		{ "\n", 1 }
 	};
-	size_t pos = 0, n = sizeof(head) - 1;
-	int r = 0;
+	size_t pos = 0, n = sizeof(head) - 1, col = SHOW_INDENT, piece;
+	int r = 0, wrap = c->ed != NULL && c->out_cols > 2 * SHOW_INDENT;
 
-	if (display_plain(text, len) == len)
+	ed_hide(c);
+	if (display_plain(text, len) == len && !wrap)
 		r = io_write_all(c, c->out.fd, c->out.kind, iov, 3, -1);
-	else {
+	else if (wrap) {
+		r = io_write_all(c, c->out.fd, c->out.kind, iov, 1, -1);
+		while (r == 0 && pos < len) {
+			piece = display_escape_some(c->piece,
+			    sizeof(c->piece), text, len, &pos);
+			r = chat_show_wrapped(c, c->piece, piece, &col);
+		}
+		if (r == 0)
+			r = io_write_all(c, c->out.fd, c->out.kind, iov + 2, 1,
+			    -1);
+	} else {
 		memcpy(c->piece, head, n);
 		do {	/* room is kept for the LF */
 			n += display_escape_some(c->piece + n,
@@ -2457,10 +3168,15 @@ chat_input(struct chat *c, struct conn *cn)
 static void
 chat_stdin_input(struct chat *c)
 {
+	char keys[4096];
 	size_t room;
 	ssize_t n;
 	char *space = linebuf_space(&c->in, &room);
 
+	if (c->ed != NULL) {	/* keys, for the editor */
+		space = keys;
+		room = sizeof(keys);
+	}
 	n = read(c->in_fd, space, room);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -2473,7 +3189,10 @@ chat_stdin_input(struct chat *c)
 	}
 	if (n == 0)
 		c->in_eof = 1;
-	linebuf_fill(&c->in, n);
+	else if (c->ed != NULL)
+		ed_input(c, keys, (size_t)n);
+	else
+		linebuf_fill(&c->in, n);
 }
 
 /*
@@ -2518,6 +3237,7 @@ chat_our_line(struct chat *c)
 	}
 	/* Quiet first: keys typed once the peer has our line are theirs. */
 	term_quiet();
+	ed_sent(c, line, len);
 	if (conn_send(c, c->peer, VERB_MSG, line, len) < 0)
 		conn_gone(c, c->peer, errno);
 	else
@@ -2673,6 +3393,7 @@ chat_new(const struct chat_config *cfg)
 	c->clock = cfg->clock ? cfg->clock : clock_monotonic_ms;
 	c->in_fd = cfg->in_fd;
 	c->in_tty = isatty(cfg->in_fd);
+	c->out_tty = isatty(cfg->out_fd);
 	linebuf_init(&c->in, c->in_data, sizeof(c->in_data), CHAT_TEXT_MAX);
 	local_init(&c->out, cfg->out_fd);
 	local_init(&c->err, cfg->err_fd);
@@ -2743,6 +3464,19 @@ chat_step(struct chat *c)
 	int nfds = 0, i, done, in_slot = -1, listen_slot = -1, in_use = 0;
 	int listen_n = 0;
 
+	if (resized && c->ed != NULL) {	/* a new width: draw anew */
+		resized = 0;
+		ed_size(c);
+		c->ed->dirty = 1;
+	}
+	if (resumed && c->ed != NULL) {	/* back from Ctrl-Z: raw again */
+		resumed = 0;
+		term_raw();
+		c->ed->paste_on = 0;
+		ed_size(c);
+		c->ed->shown = 0;
+		c->ed->dirty = 1;
+	}
 	if (resumed) {		/* back from Ctrl-Z: our mode again */
 		resumed = 0;
 		if (c->peer != NULL && c->peer->state == CONN_OURS &&
@@ -2779,12 +3513,14 @@ chat_step(struct chat *c)
 			stranger_summary(c);
 		return c->status;
 	}
-	/* A terminal is read only on our turn (its keys are ours then);
-	 * other input may be read ahead, so that a listener sees its input
-	 * end before it accepts another peer. */
-	if (!c->in_eof && linebuf_room(&c->in) > 0 && ((c->peer != NULL &&
-	    c->peer->state == CONN_OURS) || (!c->in_tty && c->listening &&
-	    c->peer == NULL && !linebuf_pending(&c->in)))) {
+	/* A terminal is read only on our turn (its keys are ours then),
+	 * unless the editor reads it, always; other input may be read
+	 * ahead, so that a listener sees its input end before it accepts
+	 * another peer. */
+	if (!c->in_eof && linebuf_room(&c->in) > 0 && (c->ed != NULL ||
+	    (c->peer != NULL && c->peer->state == CONN_OURS) ||
+	    (!c->in_tty && c->listening && c->peer == NULL &&
+	    !linebuf_pending(&c->in)))) {
 		in_slot = nfds;
 		fds[nfds].fd = c->in_fd;
 		fds[nfds++].events = POLLIN;
@@ -2798,6 +3534,7 @@ chat_step(struct chat *c)
 		}
 	}
 
+	ed_update(c);		/* the input line as things now stand */
 	if (compat_wait(fds, nfds, wait_until(c, deadline, &ts),
 	    &wait_mask) < 0) {
 		if (errno == EINTR)
@@ -2945,9 +3682,15 @@ main(int argc, char **argv)
 	}
 	if (c->in_tty)
 		term_init(c->in_fd);
-	if (cfg.listening && (n = net_listen(c, &ep, spec, fds)) > 0)
+	ed_open(c);
+	if (cfg.listening && (n = net_listen(c, &ep, spec, fds)) > 0) {
+		if (c->ed != NULL && (ep.host[0] == '\0' ||
+		    strcmp(ep.host, "0.0.0.0") == 0 ||
+		    strcmp(ep.host, "::") == 0))
+			net_reach(c, fds[0]);
 		while (n-- > 0)
 			chat_serve(c, fds[n]);
+	}
 	else if (cfg.listening)
 		c->status = CHAT_EXIT_NET;
 	else if ((fd = net_connect(c, &ep, name, sizeof(name))) >= 0)
@@ -2958,6 +3701,7 @@ main(int argc, char **argv)
 	if (c->listen_fd[0] >= 0 || c->peer != NULL)
 		while ((status = chat_step(c)) < 0)
 			continue;
+	ed_close(c);
 	term_restore();
 	chat_free(c);
 	return status;
