@@ -3,7 +3,8 @@
 # Targets:
 #   make            build ./chat
 #   make demo       build, then play a scripted conversation on loopback
-#   make test       unit tests, black-box tests, expect tests, soak
+#   make test       unit tests, black-box tests, expect and tmux tests,
+#                   soak
 #   make bench      time chat against a bare C floor (reports, never fails
 #                   on time; fails if a transcript is wrong)
 #   make lint       cppcheck and clang-tidy over chat.c (both of its
@@ -64,6 +65,8 @@ test: chat tests/unit tests/probe
 	./tests/unit
 	bash tests/blackbox.sh
 	@sh tests/expect.sh tests/interactive.exp
+	@sh tests/expect.sh tests/editor.exp
+	bash tests/screen.sh
 	bash tests/soak.sh
 
 tests/bench/floor: tests/bench/floor.c
@@ -131,6 +134,8 @@ check-portable: $(PORTABLE_OUT)/chat $(PORTABLE_OUT)/unit tests/probe
 	CHAT=$$PWD/$(PORTABLE_OUT)/chat bash tests/blackbox.sh
 	@CHAT=$$PWD/$(PORTABLE_OUT)/chat sh tests/expect.sh \
 	    tests/interactive.exp
+	@CHAT=$$PWD/$(PORTABLE_OUT)/chat sh tests/expect.sh tests/editor.exp
+	CHAT=$$PWD/$(PORTABLE_OUT)/chat bash tests/screen.sh
 	CHAT=$$PWD/$(PORTABLE_OUT)/chat bash tests/soak.sh
 
 # musl, linked statically (Debian's musl-tools).
@@ -157,6 +162,7 @@ check-musl: $(MUSL_OUT)/chat $(MUSL_OUT)/unit $(MUSL_OUT)/probe
 	CHAT=$$PWD/$(MUSL_OUT)/chat PROBE=$$PWD/$(MUSL_OUT)/probe \
 	    bash tests/blackbox.sh
 	@CHAT=$$PWD/$(MUSL_OUT)/chat sh tests/expect.sh tests/interactive.exp
+	@CHAT=$$PWD/$(MUSL_OUT)/chat sh tests/expect.sh tests/editor.exp
 
 # armhf (32-bit ARM, hard float), run by qemu-arm with the ARM C library
 # of Debian's cross compiler (gcc-arm-linux-gnueabihf, qemu-user). Its

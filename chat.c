@@ -96,6 +96,9 @@
 /* Our own earlier messages that Up recalls: this many, in this much. */
 #define HISTORY_MAX	100
 #define HISTORY_BYTES	((size_t)256 * 1024)
+/* The editor holds a line up to twice what a message may be, so that a
+ * paste a little too long can be cut down to size, not lost. */
+#define ED_LINE_MAX	((size_t)2 * CHAT_TEXT_MAX)
 /* Continuation rows of a peer's message start under its text. */
 #define SHOW_INDENT	10	/* strlen("They say: ") */
 /* The addresses the "Reach it as" line names, at most. */
@@ -185,9 +188,9 @@ struct conn {
 
 /* The line editor's state (a terminal's chat only; see "Line editor"). */
 struct editor {
-	char line[CHAT_TEXT_MAX];	/* what is being typed */
+	char line[ED_LINE_MAX];		/* what is being typed */
 	size_t len, pos;		/* its bytes; the cursor, in bytes */
-	char draft[CHAT_TEXT_MAX];	/* the typed line, while browsing */
+	char draft[ED_LINE_MAX];	/* the typed line, while browsing */
 	size_t draft_len;
 	char key[8];			/* an escape sequence so far */
 	size_t keylen;
@@ -1759,8 +1762,14 @@ ed_refresh(struct chat *c)
 	 * own column; a terminal that reports no width gets 80. */
 	room = (e->cols > 0 ? (size_t)e->cols : 80);
 	room = room > plen + 1 ? room - plen - 1 : 1;
-	while (ed_width(e->line, start, e->pos) > room)
-		start += ed_char(e->line + start, e->len - start, &cw);
+	/* Back from the cursor while the characters fit, then on. */
+	for (start = e->pos, w = 0; start > 0; start = n) {
+		n = ed_before(e->line, start);
+		ed_char(e->line + n, start - n, &cw);
+		if (w + (size_t)cw > room)
+			break;
+		w += (size_t)cw;
+	}
 	for (end = start, w = 0; end < e->len; end += n) {
 		n = ed_char(e->line + end, e->len - end, &cw);
 		if (w + (size_t)cw > room)
@@ -1887,18 +1896,18 @@ ed_browse(struct editor *e, int dir)
 	e->pos = e->len;
 }
 
-/* Insert n bytes at the cursor; beyond the protocol's limit, say so
+/* Insert n bytes at the cursor; beyond what the editor holds, say so
  * (once a line) and keep the line as it is. */
 static void
 ed_insert(struct chat *c, const char *s, size_t n)
 {
 	struct editor *e = c->ed;
 
-	if (e->len + n > CHAT_TEXT_MAX) {
+	if (e->len + n > ED_LINE_MAX) {
 		if (!e->refused) {
 			ed_hide(c);
-			say(c, SAY_STATUS, "A message holds at most %d bytes: "
-			    "the rest is not taken.", CHAT_TEXT_MAX);
+			say(c, SAY_STATUS, "The line is full (%zu bytes): the "
+			    "rest is not taken.", ED_LINE_MAX);
 		}
 		e->refused = 1;
 		return;
@@ -1951,6 +1960,12 @@ ed_enter(struct chat *c, int pasted)
 	if (!pasted && e->len == 4 && memcmp(e->line, "QUIT", 4) == 0) {
 		e->len = e->pos = 0;
 		ed_end(c, 0);
+		return;
+	}
+	if (e->len > CHAT_TEXT_MAX) {	/* kept, to be cut down */
+		ed_hide(c);
+		say(c, SAY_STATUS, "Not sent: %zu bytes is too long (a message "
+		    "holds %d at most).", e->len, CHAT_TEXT_MAX);
 		return;
 	}
 	space = linebuf_space(&c->in, &room);
@@ -3237,11 +3252,12 @@ chat_our_line(struct chat *c)
 	}
 	/* Quiet first: keys typed once the peer has our line are theirs. */
 	term_quiet();
-	ed_sent(c, line, len);
-	if (conn_send(c, c->peer, VERB_MSG, line, len) < 0)
+	if (conn_send(c, c->peer, VERB_MSG, line, len) < 0) {
 		conn_gone(c, c->peer, errno);
-	else
-		chat_their_turn(c);
+		return 1;
+	}
+	chat_their_turn(c);
+	ed_sent(c, line, len);	/* after: the peer never waits on our screen */
 	return 1;
 }
 

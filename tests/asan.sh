@@ -89,6 +89,8 @@ cd "$ROOT" || exit 1
 suite unit "$OUT/unit"
 suite blackbox bash tests/blackbox.sh
 suite interactive sh tests/expect.sh tests/interactive.exp
+suite editor sh tests/expect.sh tests/editor.exp
+suite screen bash tests/screen.sh
 suite soak bash tests/soak.sh
 
 show_reports
