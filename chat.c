@@ -192,8 +192,10 @@ struct editor {
 	size_t len, pos;		/* its bytes; the cursor, in bytes */
 	char draft[ED_LINE_MAX];	/* the typed line, while browsing */
 	size_t draft_len;
-	char key[8];			/* an escape sequence so far */
+	char key[16];			/* an escape sequence so far */
 	size_t keylen;
+	int discarding;			/* the rest of one too long for it */
+	int ended;			/* QUIT or Ctrl-D: no more keys now */
 	int pasting;			/* inside a bracketed paste */
 	int after_cr;			/* a LF now ends no second line */
 	int refused;			/* said this line is at its limit */
@@ -301,16 +303,18 @@ static void	 ed_delete(struct editor *, size_t, size_t);
 static void	 ed_end(struct chat *, int);
 static void	 ed_enter(struct chat *, int);
 static void	 ed_escape(struct chat *, const char *, size_t);
-static void	 ed_hide(struct chat *);
+static void	 ed_hide(struct chat *, int);
 static void	 ed_input(struct chat *, const char *, size_t);
 static void	 ed_insert(struct chat *, const char *, size_t);
 static void	 ed_open(struct chat *);
+static void	 ed_over(struct chat *);
 static const char	*ed_prompt(const struct chat *, char *, size_t);
 static unsigned	 ed_queued(const struct chat *);
 static void	 ed_refresh(struct chat *);
 static void	 ed_remember(struct editor *, const char *, size_t);
 static void	 ed_sent(struct chat *, const char *, size_t);
 static void	 ed_size(struct chat *);
+static void	 ed_suspend(struct chat *);
 static void	 ed_update(struct chat *);
 static int	 ed_wanted(int, int);
 static size_t	 ed_width(const char *, size_t, size_t);
@@ -332,8 +336,8 @@ static void	 net_drain(int);
 static int	 net_listen(struct chat *, const struct endpoint *, const char *,
     int *);
 static int	 net_listen_any(const struct addrinfo *, int *);
-static void	 net_reach(struct chat *, int);
 static void	 net_name(const struct sockaddr *, socklen_t, char *, size_t);
+static void	 net_reach(struct chat *, int);
 static int	 net_send(struct chat *, int, enum verb, const char *, size_t, long long);
 static void	 net_source(const struct sockaddr_storage *, unsigned char *);
 static void	 net_tune(int);
@@ -344,6 +348,8 @@ static int	 range_holds(const struct cp_range *, size_t, unsigned long);
 static void	 reason_show(char *, const char *, size_t);
 static void	 report(struct chat *, int, int, const char *, va_list);
 static void	 say(struct chat *, int, const char *, ...);
+static void	 signal_catch(int, int);
+static void	 signal_stop_self(void);
 static int	 signals_let_in(void);
 static void	 stdfds_init(void);
 static void	 stranger(struct chat *, enum stranger, int, const char *, ...);
@@ -389,6 +395,8 @@ static int term_fd = -1;	/* stdin when it is a terminal and saved */
 static int term_editing;
 /* Set on SIGWINCH: the terminal's width may have changed. */
 static volatile sig_atomic_t resized;
+/* Set on SIGTSTP (Ctrl-Z), which the line editor catches. */
+static volatile sig_atomic_t suspended;
 
 /* === Time ================================================================ */
 
@@ -754,7 +762,7 @@ report(struct chat *c, int kind, int flags, const char *fmt, va_list ap)
 		return;
 	}
 	prompt_end(c, 0);
-	ed_hide(c);
+	ed_hide(c, kind < 0);	/* (a stranger's line never waits) */
 	/* A stranger's line never waits for room: nobody reading stderr
 	 * must not stop the conversation. What cannot go now is counted. */
 	if (err_write(c, line, n, kind < 0) < 0 && kind >= 0)
@@ -1649,17 +1657,24 @@ ed_wanted(int in_fd, int err_fd)
 	    term[0] != '\0' && strcmp(term, "dumb") != 0;
 }
 
-/* Columns of the code point cp on the terminal (wcwidth(); 1 for what
- * the C library does not know, 0 for a combining mark). */
+/*
+ * Columns of the code point cp on the terminal: wcwidth(), 0 for a
+ * combining mark; where the count decides what begins a row, too many
+ * is safe and too few is not, so 2 for what the C library does not know
+ * (every non-ASCII code point in the C locale) and 1 for U+FE0F, which
+ * can make the emoji before it wide.
+ */
 static int
 ed_cp_width(unsigned long cp)
 {
 	int w;
 
 	if (cp < 0x80)
-		return cp >= 0x20 || cp == '\t' ? 1 : 0;
+		return cp >= 0x20 && cp != 0x7f ? 1 : 0;
+	if (cp == 0xfe0f)
+		return 1;
 	w = wcwidth((wchar_t)cp);
-	return w < 0 ? 1 : w;
+	return w < 0 ? 2 : w;
 }
 
 /* The length of the character at s (n bytes left), and its columns. */
@@ -1670,7 +1685,8 @@ ed_char(const char *s, size_t n, int *width)
 	size_t len = utf8_decode((const unsigned char *)s, n, &cp);
 
 	if (len == 0) {		/* ASCII, or a stray byte: one column */
-		*width = (unsigned char)s[0] >= 0x20 || s[0] == '\t' ? 1 : 0;
+		*width = (unsigned char)s[0] >= 0x80 ||
+		    ed_cp_width((unsigned char)s[0]) || s[0] == '\t' ? 1 : 0;
 		return 1;
 	}
 	*width = ed_cp_width(cp);
@@ -1691,13 +1707,20 @@ ed_width(const char *s, size_t from, size_t to)
 	return w;
 }
 
-/* The byte offset of the character before pos. */
+/* The byte offset of the character before pos: a UTF-8 sequence that
+ * ends there, or else the one byte (a stray byte is a character too). */
 static size_t
 ed_before(const char *s, size_t pos)
 {
-	while (pos > 0 && ((unsigned char)s[--pos] & 0xc0) == 0x80)
+	size_t p = pos;
+	int cw;
+
+	if (pos == 0)
+		return 0;
+	while (p > 0 && pos - p < 4 && ((unsigned char)s[--p] & 0xc0) ==
+	    0x80)
 		continue;
-	return pos;
+	return ed_char(s + p, pos - p, &cw) == pos - p ? p : pos - 1;
 }
 
 /* How many finished lines wait in c->in for our turn. */
@@ -1761,6 +1784,8 @@ ed_refresh(struct chat *c)
 	/* Room for the text: the row less the prompt and the cursor's
 	 * own column; a terminal that reports no width gets 80. */
 	room = (e->cols > 0 ? (size_t)e->cols : 80);
+	if (plen + 2 > room)	/* narrower than the prompt: cut it */
+		plen = room > 2 ? room - 2 : 0;
 	room = room > plen + 1 ? room - plen - 1 : 1;
 	/* Back from the cursor while the characters fit, then on. */
 	for (start = e->pos, w = 0; start > 0; start = n) {
@@ -1782,9 +1807,14 @@ ed_refresh(struct chat *c)
 		n = sizeof(PASTE_ON) - 1;
 		e->paste_on = 1;
 	}
-	n += (size_t)snprintf(out + n, sizeof(out) - n, "\r%s", prompt);
-	if (end - start > sizeof(out) - n - 32)	/* very wide terminals */
+	n += (size_t)snprintf(out + n, sizeof(out) - n, "\r%.*s", (int)plen,
+	    prompt);
+	if (end - start > sizeof(out) - n - 32) {	/* very wide rows */
 		end = start + sizeof(out) - n - 32;
+		while (end > start && ((unsigned char)e->line[end] & 0xc0) ==
+		    0x80)
+			end--;	/* not inside a character */
+	}
 	memcpy(out + n, e->line + start, end - start);
 	for (w = n; w < n + (end - start); w++)
 		if (out[w] == '\t')
@@ -1801,14 +1831,15 @@ ed_refresh(struct chat *c)
 	e->dirty = 0;
 }
 
-/* Clear the input line, so that other output takes its row. */
+/* Clear the input line, so that other output takes its row; wait: as
+ * err_write(). */
 static void
-ed_hide(struct chat *c)
+ed_hide(struct chat *c, int wait)
 {
 	if (c->ed == NULL || !c->ed->shown)
 		return;
 	c->ed->shown = 0;
-	err_write(c, ED_CLEAR, sizeof(ED_CLEAR) - 1, 1);
+	err_write(c, ED_CLEAR, sizeof(ED_CLEAR) - 1, wait);
 }
 
 /* Before a wait: draw the input line if it is hidden, was edited, or its
@@ -1838,7 +1869,7 @@ ed_sent(struct chat *c, const char *line, size_t len)
 
 	if (c->ed == NULL)
 		return;
-	ed_hide(c);
+	ed_hide(c, 1);
 	io_write_all(c, c->err.fd, c->err.kind, iov, 3, -1);
 }
 
@@ -1905,7 +1936,7 @@ ed_insert(struct chat *c, const char *s, size_t n)
 
 	if (e->len + n > ED_LINE_MAX) {
 		if (!e->refused) {
-			ed_hide(c);
+			ed_hide(c, 1);
 			say(c, SAY_STATUS, "The line is full (%zu bytes): the "
 			    "rest is not taken.", ED_LINE_MAX);
 		}
@@ -1937,14 +1968,16 @@ static void
 ed_end(struct chat *c, int eof)
 {
 	linebuf_init(&c->in, c->in_data, sizeof(c->in_data), CHAT_TEXT_MAX);
+	c->ed->ended = 1;	/* the keys after it are not taken */
 	if (eof || c->peer == NULL)
 		c->in_eof = 1;
-	if (c->peer != NULL && (c->peer->state == CONN_OURS ||
-	    c->peer->state == CONN_THEIRS)) {
-		say(c, SAY_STATUS, "You ended the conversation.");
+	if (c->peer == NULL)
+		return;
+	say(c, SAY_STATUS, "You ended the conversation.");
+	if (c->peer->state == CONN_OURS || c->peer->state == CONN_THEIRS)
 		chat_quit(c, CHAT_EXIT_OK);
-	} else if (c->peer != NULL)
-		c->in_eof = 1;	/* before the HELLOs: QUIT as the first turn */
+	else	/* a connector before the HELLOs: it said nothing yet */
+		conn_end(c, c->peer, CHAT_EXIT_OK, END_CLOSE);
 }
 
 /* A line is finished (Enter, or a line break in a paste): queue it for
@@ -1963,14 +1996,14 @@ ed_enter(struct chat *c, int pasted)
 		return;
 	}
 	if (e->len > CHAT_TEXT_MAX) {	/* kept, to be cut down */
-		ed_hide(c);
+		ed_hide(c, 1);
 		say(c, SAY_STATUS, "Not sent: %zu bytes is too long (a message "
 		    "holds %d at most).", e->len, CHAT_TEXT_MAX);
 		return;
 	}
 	space = linebuf_space(&c->in, &room);
 	if (room < e->len + 1) {
-		ed_hide(c);
+		ed_hide(c, 1);
 		say(c, SAY_STATUS, "Too much is waiting to be sent: this "
 		    "line is kept.");
 		return;
@@ -1992,6 +2025,12 @@ ed_escape(struct chat *c, const char *seq, size_t n)
 	char fin = seq[n - 1];
 	int cw;
 
+	if (e->pasting) {	/* pasted text holds no keys: only its end */
+		e->pasting = !(n == 6 && memcmp(seq, "\x1b[201~", 6) == 0);
+		return;
+	}
+	if (seq[2] == '[')	/* F1-F5 of the Linux console */
+		return;
 	if (n == 3 || (seq[1] == '[' && (fin == 'H' || fin == 'F' ||
 	    fin == 'A' || fin == 'B' || fin == 'C' || fin == 'D'))) {
 		switch (fin) {
@@ -2031,16 +2070,26 @@ ed_byte(struct chat *c, unsigned char b)
 	size_t from;
 	int cw;
 
+	if (e->discarding) {	/* a sequence too long for key[] */
+		e->discarding = b < 0x40 || b > 0x7e;
+		return;
+	}
+	if (e->keylen == 1 && b == 0x1b)
+		return;		/* ESC ESC ...: Alt and a key, as the key */
 	if (e->keylen > 0 || b == 0x1b) {	/* an escape sequence */
-		if (e->keylen < sizeof(e->key))
-			e->key[e->keylen++] = (char)b;
+		e->key[e->keylen++] = (char)b;
+		if (e->keylen == 3 && e->key[1] == '[' && b == '[')
+			return;	/* the Linux console's ESC [ [ A (F1) */
 		if (e->keylen >= 3 && (e->key[1] == 'O' ||
 		    (b >= 0x40 && b <= 0x7e))) {
 			ed_escape(c, e->key, e->keylen);
 			e->keylen = 0;
-		} else if ((e->keylen == 2 && b != '[' && b != 'O') ||
-		    e->keylen == sizeof(e->key))
-			e->keylen = 0;	/* an Alt-key, or too long: no key */
+		} else if (e->keylen == 2 && b != '[' && b != 'O')
+			e->keylen = 0;	/* an Alt-key: not ours */
+		else if (e->keylen == sizeof(e->key)) {
+			e->keylen = 0;	/* no key of ours is this long */
+			e->discarding = 1;
+		}
 		return;
 	}
 	if (b == '\n' && e->after_cr) {	/* CR LF: one line break */
@@ -2053,7 +2102,7 @@ ed_byte(struct chat *c, unsigned char b)
 		return;
 	}
 	if (e->pasting) {	/* text, as it comes: no key is a command */
-		if (b >= 0x20 || b == '\t')
+		if ((b >= 0x20 && b != 0x7f) || b == '\t')
 			ed_insert(c, (const char *)&b, 1);
 		return;
 	}
@@ -2075,7 +2124,7 @@ ed_byte(struct chat *c, unsigned char b)
 		break;
 	case 0x07:						/* Ctrl-G */
 		if (ed_queued(c) > 0) {
-			ed_hide(c);
+			ed_hide(c, 1);
 			say(c, SAY_STATUS, "Dropped %u queued message%s.",
 			    ed_queued(c), ed_queued(c) == 1 ? "" : "s");
 			linebuf_init(&c->in, c->in_data, sizeof(c->in_data),
@@ -2087,7 +2136,7 @@ ed_byte(struct chat *c, unsigned char b)
 			ed_delete(e, ed_before(e->line, e->pos), e->pos);
 		break;
 	case 0x0b: e->len = e->pos; break;			/* Ctrl-K */
-	case 0x0c: ed_hide(c); break;	/* Ctrl-L: drawn again below */
+	case 0x0c: ed_hide(c, 1); break;	/* Ctrl-L: drawn again below */
 	case 0x0e: ed_browse(e, 1); break;			/* Ctrl-N */
 	case 0x10: ed_browse(e, -1); break;			/* Ctrl-P */
 	case 0x15: ed_delete(e, 0, e->pos); break;		/* Ctrl-U */
@@ -2112,7 +2161,8 @@ ed_input(struct chat *c, const char *keys, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	c->ed->ended = 0;
+	for (i = 0; i < n && !c->ed->ended; i++)
 		ed_byte(c, (unsigned char)keys[i]);
 	c->ed->dirty = 1;
 }
@@ -2122,13 +2172,51 @@ ed_input(struct chat *c, const char *keys, size_t n)
 static void
 ed_open(struct chat *c)
 {
-	if (!ed_wanted(c->in_fd, c->err.fd) ||
+	if (!c->in_tty || !ed_wanted(c->in_fd, c->err.fd) ||
 	    (c->ed = calloc(1, sizeof(*c->ed))) == NULL)
 		return;
 	setlocale(LC_CTYPE, "");
+	c->out_tty = isatty(c->out.fd);
 	term_editing = 1;
 	term_raw();
 	ed_size(c);
+	signal_catch(SIGWINCH, 1);
+	signal_catch(SIGTSTP, 0);
+}
+
+/* Ctrl-Z: the terminal as it was, until fg; then raw again, redrawn. */
+static void
+ed_suspend(struct chat *c)
+{
+	ed_hide(c, 1);
+	if (c->ed->paste_on)
+		err_write(c, PASTE_OFF, sizeof(PASTE_OFF) - 1, 1);
+	c->ed->paste_on = 0;
+	term_restore();
+	signal_stop_self();
+	term_raw();
+	ed_size(c);
+	c->ed->dirty = 1;
+}
+
+/*
+ * A conversation is over: lines still queued for it are dropped, and
+ * said so, since they were written for that peer; a listener that goes
+ * on says it waits for the next.
+ */
+static void
+ed_over(struct chat *c)
+{
+	unsigned queued = ed_queued(c);
+
+	if (queued > 0) {
+		say(c, SAY_STATUS, "Dropped %u queued message%s.", queued,
+		    queued == 1 ? "" : "s");
+		linebuf_init(&c->in, c->in_data, sizeof(c->in_data),
+		    CHAT_TEXT_MAX);
+	}
+	if (c->listening && !chat_done(c))
+		say(c, SAY_STATUS, "Waiting for the next peer.");
 }
 
 /* Leave the terminal as it was: the input line cleared, bracketed paste
@@ -2160,6 +2248,8 @@ on_signal(int sig)
 		resumed = 1;
 	else if (sig == SIGWINCH)
 		resized = 1;
+	else if (sig == SIGTSTP)
+		suspended = 1;
 	else if (stop_signal == 0)
 		stop_signal = sig;
 }
@@ -2169,34 +2259,68 @@ on_signal(int sig)
  * not a death. The caught signals stay blocked except where the rule at
  * the top lets them in (a blocked SIGCONT still continues the process).
  */
+/*
+ * Catch sig with on_signal(), blocked but where chat waits (the rule at
+ * the top). One ignored when we start stays so, as nohup and a shell
+ * starting a background job mean it (unless always is set).
+ */
+static void
+signal_catch(int sig, int always)
+{
+	struct sigaction sa, old;
+	sigset_t block;
+
+	if (!always && sigaction(sig, NULL, &old) == 0 &&
+	    old.sa_handler == SIG_IGN)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;	/* no SA_RESTART: end the wait */
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, sig);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	sigdelset(&wait_mask, sig);
+}
+
+/*
+ * Ctrl-Z with the line editor (SIGTSTP is caught then): leave the
+ * terminal as the shell wants it, stop as SIGTSTP would, and take the
+ * terminal back on SIGCONT. (Without the editor SIGTSTP stops chat
+ * itself, and SIGCONT sets the terminal up again.)
+ */
+static void
+signal_stop_self(void)
+{
+	struct sigaction sa, old;
+	sigset_t tstp;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTSTP, &sa, &old);
+	sigemptyset(&tstp);
+	sigaddset(&tstp, SIGTSTP);
+	kill(getpid(), SIGTSTP);	/* pending while blocked; */
+	sigprocmask(SIG_UNBLOCK, &tstp, NULL);	/* here it stops us */
+	sigprocmask(SIG_BLOCK, &tstp, NULL);
+	sigaction(SIGTSTP, &old, NULL);
+}
+
 void
 chat_signals_init(void)
 {
-	static const int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
-		SIGCONT, SIGWINCH };
-	struct sigaction sa, old;
-	sigset_t block;
+	static const int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct sigaction sa;
 	size_t i;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_signal;	/* no SA_RESTART: end the wait */
-	sigemptyset(&sa.sa_mask);
-	sigemptyset(&block);
-	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++) {
-		/* One ignored when we start stays so, as nohup and a shell
-		 * starting a background job mean it. */
-		if (caught[i] != SIGCONT && caught[i] != SIGWINCH &&
-		    sigaction(caught[i], NULL, &old) == 0 &&
-		    old.sa_handler == SIG_IGN)
-			continue;
-		sigaction(caught[i], &sa, NULL);
-		sigaddset(&block, caught[i]);
-	}
-	sigprocmask(SIG_BLOCK, &block, &wait_mask);
+	sigprocmask(SIG_BLOCK, NULL, &wait_mask);
 	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
-		sigdelset(&wait_mask, caught[i]);
+		signal_catch(caught[i], 0);
+	signal_catch(SIGCONT, 1);
 }
 
 /*
@@ -2700,8 +2824,8 @@ conn_end(struct chat *c, struct conn *cn, int status, enum ending how)
 		c->status = status;
 		c->conversations++;
 		term_quiet();
-		if (c->ed != NULL && c->listening && !chat_done(c))
-			say(c, SAY_STATUS, "Waiting for the next peer.");
+		if (c->ed != NULL)
+			ed_over(c);
 	}
 	if (how == END_CLOSE) {
 		conn_close(c, cn);
@@ -2907,15 +3031,17 @@ chat_their_turn(struct chat *c)
 }
 
 /*
- * Write shown text (escaped: valid UTF-8, no control character) to
- * stdout, a terminal c->out_cols wide, from column *col: a row that is
- * full goes on in a new one, indented under the text, so that nothing a
- * peer sends can begin a row of the screen.
+ * Write shown text (escaped: valid UTF-8, no control character but the
+ * tab) to stdout, a terminal c->out_cols wide, from column *col: a row
+ * that is full goes on in a new one, indented under the text, so that
+ * nothing a peer sends can begin a row of the screen. A tab is written
+ * as the spaces to the next multiple of 8, so that its width is ours to
+ * count, not the terminal's.
  */
 static int
 chat_show_wrapped(struct chat *c, const char *s, size_t n, size_t *col)
 {
-	char buf[SHOW_PIECE + 2 * SHOW_INDENT];
+	char buf[SHOW_PIECE + 32];	/* a piece, and what one character adds */
 	struct iovec iov;
 	size_t i = 0, o = 0, len;
 	int w;
@@ -2923,14 +3049,21 @@ chat_show_wrapped(struct chat *c, const char *s, size_t n, size_t *col)
 	iov.iov_base = buf;
 	while (i < n) {
 		len = ed_char(s + i, n - i, &w);
+		if (s[i] == '\t')
+			w = (int)(8 - *col % 8);
 		if (*col + (size_t)w > (size_t)c->out_cols) {
 			buf[o++] = '\n';
 			memset(buf + o, ' ', SHOW_INDENT);
 			o += SHOW_INDENT;
 			*col = SHOW_INDENT;
+			if (s[i] == '\t')
+				w = (int)(8 - *col % 8);
 		}
-		memcpy(buf + o, s + i, len);
-		o += len;
+		if (s[i] == '\t')
+			memset(buf + o, ' ', (size_t)w);
+		else
+			memcpy(buf + o, s + i, len);
+		o += s[i] == '\t' ? (size_t)w : len;
 		*col += (size_t)w;
 		i += len;
 		if (o > SHOW_PIECE || i == n) {
@@ -2963,7 +3096,7 @@ chat_show(struct chat *c, const char *text, size_t len)
 	size_t pos = 0, n = sizeof(head) - 1, col = SHOW_INDENT, piece;
 	int r = 0, wrap = c->ed != NULL && c->out_cols > 2 * SHOW_INDENT;
 
-	ed_hide(c);
+	ed_hide(c, 1);
 	if (display_plain(text, len) == len && !wrap)
 		r = io_write_all(c, c->out.fd, c->out.kind, iov, 3, -1);
 	else if (wrap) {
@@ -3409,7 +3542,6 @@ chat_new(const struct chat_config *cfg)
 	c->clock = cfg->clock ? cfg->clock : clock_monotonic_ms;
 	c->in_fd = cfg->in_fd;
 	c->in_tty = isatty(cfg->in_fd);
-	c->out_tty = isatty(cfg->out_fd);
 	linebuf_init(&c->in, c->in_data, sizeof(c->in_data), CHAT_TEXT_MAX);
 	local_init(&c->out, cfg->out_fd);
 	local_init(&c->err, cfg->err_fd);
@@ -3480,6 +3612,10 @@ chat_step(struct chat *c)
 	int nfds = 0, i, done, in_slot = -1, listen_slot = -1, in_use = 0;
 	int listen_n = 0;
 
+	if (suspended && c->ed != NULL) {	/* Ctrl-Z */
+		suspended = 0;
+		ed_suspend(c);
+	}
 	if (resized && c->ed != NULL) {	/* a new width: draw anew */
 		resized = 0;
 		ed_size(c);
@@ -3533,10 +3669,10 @@ chat_step(struct chat *c)
 	 * unless the editor reads it, always; other input may be read
 	 * ahead, so that a listener sees its input end before it accepts
 	 * another peer. */
-	if (!c->in_eof && linebuf_room(&c->in) > 0 && (c->ed != NULL ||
-	    (c->peer != NULL && c->peer->state == CONN_OURS) ||
+	if (!c->in_eof && (c->ed != NULL || (linebuf_room(&c->in) > 0 &&
+	    ((c->peer != NULL && c->peer->state == CONN_OURS) ||
 	    (!c->in_tty && c->listening && c->peer == NULL &&
-	    !linebuf_pending(&c->in)))) {
+	    !linebuf_pending(&c->in)))))) {
 		in_slot = nfds;
 		fds[nfds].fd = c->in_fd;
 		fds[nfds++].events = POLLIN;

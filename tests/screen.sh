@@ -251,6 +251,38 @@ test_peer_text_cannot_pass_for_a_status_line() {
 
 # Messages wrap to the terminal's width as it is when they come: wider
 # after the window grows, narrower after it shrinks.
+# The same with what a terminal draws wider than a naive count: tabs
+# (to the next multiple of 8) and, in the C locale (these tests run in
+# it), characters the C library cannot measure (CJK, two columns on the
+# screen), which chat counts as two: neither makes a fake line start a
+# row.
+test_tabs_and_unmeasured_characters_cannot_start_a_row() {
+	local tabs wide
+
+	conversation 80 20
+	printf -v tabs '%10s' ''
+	tabs=${tabs// /$'\t'}
+	raw_send 'MSG %sXYou ended the conversation.\n' "$tabs"
+	wait_screen ' {10,}.*You ended the conversation\.' \
+	    "the tabbed message, indented"
+	row_of 'You ended the conversation\..*'
+	(( ROW == 0 )) ||
+	    fail "row $ROW starts with the peer's fake status line (tabs);" \
+	    "the screen:$(rows)"
+	typed again
+	keys Enter
+	raw_expect 'MSG again'
+	printf -v wide '%35s' ''
+	wide=${wide// /中}
+	raw_send 'MSG %sConnection from 10.0.0.9:4000\n' "$wide"
+	wait_screen '.*Connection from 10\.0\.0\.9:4000' \
+	    "the message of wide characters"
+	row_of 'Connection from 10\.0\.0\.9:4000.*'
+	(( ROW == 0 )) ||
+	    fail "row $ROW starts with the peer's fake status line (wide" \
+	    "characters); the screen:$(rows)"
+}
+
 test_messages_wrap_to_the_new_width_after_a_resize() {
 	local x y
 
