@@ -348,6 +348,7 @@ static int	 range_holds(const struct cp_range *, size_t, unsigned long);
 static void	 reason_show(char *, const char *, size_t);
 static void	 report(struct chat *, int, int, const char *, va_list);
 static void	 say(struct chat *, int, const char *, ...);
+static size_t	 show_char(const char *, size_t, int *);
 static void	 signal_catch(int, int);
 static void	 signal_stop_self(void);
 static int	 signals_let_in(void);
@@ -1657,27 +1658,19 @@ ed_wanted(int in_fd, int err_fd)
 	    term[0] != '\0' && strcmp(term, "dumb") != 0;
 }
 
-/*
- * Columns of the code point cp on the terminal: wcwidth(), 0 for a
- * combining mark; where the count decides what begins a row, too many
- * is safe and too few is not, so 2 for what the C library does not know
- * (every non-ASCII code point in the C locale) and 1 for U+FE0F, which
- * can make the emoji before it wide.
- */
+/* Columns of the code point cp on the terminal: wcwidth(), 0 for a
+ * control or combining character, -1 where the C library does not know
+ * (every non-ASCII code point in the C locale). */
 static int
 ed_cp_width(unsigned long cp)
 {
-	int w;
-
 	if (cp < 0x80)
 		return cp >= 0x20 && cp != 0x7f ? 1 : 0;
-	if (cp == 0xfe0f)
-		return 1;
-	w = wcwidth((wchar_t)cp);
-	return w < 0 ? 2 : w;
+	return wcwidth((wchar_t)cp);
 }
 
-/* The length of the character at s (n bytes left), and its columns. */
+/* The length of the character at s (n bytes left), and its columns in
+ * the input line: one for what the C library does not know. */
 static size_t
 ed_char(const char *s, size_t n, int *width)
 {
@@ -1690,6 +1683,27 @@ ed_char(const char *s, size_t n, int *width)
 		return 1;
 	}
 	*width = ed_cp_width(cp);
+	if (*width < 0)
+		*width = 1;
+	return len;
+}
+
+/*
+ * The same for a peer's text, where the count decides what begins a row:
+ * too many is safe and too few is not. So 2 for what the C library does
+ * not know, and 1 for U+FE0F, which can make the emoji before it wide.
+ */
+static size_t
+show_char(const char *s, size_t n, int *width)
+{
+	unsigned long cp;
+	size_t len = utf8_decode((const unsigned char *)s, n, &cp);
+
+	if (len == 0)
+		return ed_char(s, n, width);
+	*width = cp == 0xfe0f ? 1 : ed_cp_width(cp);
+	if (*width < 0)
+		*width = 2;
 	return len;
 }
 
@@ -3048,7 +3062,7 @@ chat_show_wrapped(struct chat *c, const char *s, size_t n, size_t *col)
 
 	iov.iov_base = buf;
 	while (i < n) {
-		len = ed_char(s + i, n - i, &w);
+		len = show_char(s + i, n - i, &w);
 		if (s[i] == '\t')
 			w = (int)(8 - *col % 8);
 		if (*col + (size_t)w > (size_t)c->out_cols) {
