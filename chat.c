@@ -347,7 +347,9 @@ static void	 prompt_end(struct chat *, int);
 static int	 range_holds(const struct cp_range *, size_t, unsigned long);
 static void	 reason_show(char *, const char *, size_t);
 static void	 report(struct chat *, int, int, const char *, va_list);
+static uint32_t	 rotr32(uint32_t, unsigned);
 static void	 say(struct chat *, int, const char *, ...);
+static void	 sha256_block(uint32_t *, const unsigned char *);
 static size_t	 show_char(const char *, size_t, int *);
 static void	 signal_catch(int, int);
 static void	 signal_stop_self(void);
@@ -1559,6 +1561,169 @@ display_escape(char *out, const char *in, size_t len)
 	return display_escape_some(out, CHAT_ESCAPED_MAX(len), in, len, &pos);
 }
 
+
+/* === Hashing: SHA-256 and HMAC-SHA256 ==================================== */
+
+/*
+ * For chat/2's proof of a shared secret (not yet on the wire): SHA-256
+ * as FIPS 180-4 specifies it, HMAC as RFC 2104 does, and a comparison
+ * whose time does not depend on where two digests differ.
+ */
+
+/* The first 32 bits of the fractional parts of the cube roots of the
+ * first 64 primes (FIPS 180-4, 4.2.2). */
+static const uint32_t sha256_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b,
+	0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
+	0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7,
+	0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
+	0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152,
+	0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+	0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+	0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+	0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08,
+	0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f,
+	0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+	0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+};
+
+static uint32_t
+rotr32(uint32_t x, unsigned n)
+{
+	return (x >> n) | (x << (32 - n));
+}
+
+/* One 64-byte block into the state (FIPS 180-4, 6.2.2). */
+static void
+sha256_block(uint32_t *h, const unsigned char *p)
+{
+	uint32_t w[64], a, b, c, d, e, f, g, hh, t1, t2;
+	int i;
+
+	for (i = 0; i < 16; i++, p += 4)
+		w[i] = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+		    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+	for (i = 16; i < 64; i++)
+		w[i] = (rotr32(w[i - 2], 17) ^ rotr32(w[i - 2], 19) ^
+		    (w[i - 2] >> 10)) + w[i - 7] + (rotr32(w[i - 15], 7) ^
+		    rotr32(w[i - 15], 18) ^ (w[i - 15] >> 3)) + w[i - 16];
+	a = h[0]; b = h[1]; c = h[2]; d = h[3];
+	e = h[4]; f = h[5]; g = h[6]; hh = h[7];
+	for (i = 0; i < 64; i++) {
+		t1 = hh + (rotr32(e, 6) ^ rotr32(e, 11) ^ rotr32(e, 25)) +
+		    ((e & f) ^ (~e & g)) + sha256_k[i] + w[i];
+		t2 = (rotr32(a, 2) ^ rotr32(a, 13) ^ rotr32(a, 22)) +
+		    ((a & b) ^ (a & c) ^ (b & c));
+		hh = g; g = f; f = e; e = d + t1;
+		d = c; c = b; b = a; a = t1 + t2;
+	}
+	h[0] += a; h[1] += b; h[2] += c; h[3] += d;
+	h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+}
+
+void
+sha256_init(struct sha256 *s)
+{
+	/* The fractional parts of the square roots of the first 8 primes. */
+	static const uint32_t h0[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372,
+		0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+
+	memcpy(s->h, h0, sizeof(h0));
+	s->bytes = 0;
+	s->n = 0;
+}
+
+void
+sha256_update(struct sha256 *s, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t take;
+
+	s->bytes += len;
+	while (len > 0) {
+		take = sizeof(s->buf) - s->n < len ? sizeof(s->buf) - s->n : len;
+		memcpy(s->buf + s->n, p, take);
+		s->n += take;
+		p += take;
+		len -= take;
+		if (s->n == sizeof(s->buf)) {
+			sha256_block(s->h, s->buf);
+			s->n = 0;
+		}
+	}
+}
+
+/* Pad (a 1 bit, zeros, the length in bits, big-endian) and give the
+ * digest. */
+void
+sha256_final(struct sha256 *s, unsigned char *digest)
+{
+	uint64_t bits = s->bytes * 8;
+	int i;
+
+	s->buf[s->n++] = 0x80;
+	if (s->n > 56) {
+		memset(s->buf + s->n, 0, sizeof(s->buf) - s->n);
+		sha256_block(s->h, s->buf);
+		s->n = 0;
+	}
+	memset(s->buf + s->n, 0, 56 - s->n);
+	for (i = 0; i < 8; i++)
+		s->buf[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
+	sha256_block(s->h, s->buf);
+	for (i = 0; i < 32; i++)
+		digest[i] = (unsigned char)(s->h[i / 4] >> (24 - 8 * (i % 4)));
+	memset(s, 0, sizeof(*s));	/* no trace of the secret left */
+}
+
+/* HMAC-SHA256 (RFC 2104): H((K ^ opad) || H((K ^ ipad) || msg)), a key
+ * longer than a block hashed first. */
+void
+hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
+    unsigned char *mac)
+{
+	unsigned char k[SHA256_BLOCK], pad[SHA256_BLOCK];
+	unsigned char inner[SHA256_SIZE];
+	struct sha256 s;
+	size_t i;
+
+	memset(k, 0, sizeof(k));
+	if (keylen > sizeof(k)) {
+		sha256_init(&s);
+		sha256_update(&s, key, keylen);
+		sha256_final(&s, k);
+	} else if (keylen > 0)
+		memcpy(k, key, keylen);
+	for (i = 0; i < sizeof(k); i++)
+		pad[i] = k[i] ^ 0x36;
+	sha256_init(&s);
+	sha256_update(&s, pad, sizeof(pad));
+	sha256_update(&s, msg, len);
+	sha256_final(&s, inner);
+	for (i = 0; i < sizeof(k); i++)
+		pad[i] = k[i] ^ 0x5c;
+	sha256_init(&s);
+	sha256_update(&s, pad, sizeof(pad));
+	sha256_update(&s, inner, sizeof(inner));
+	sha256_final(&s, mac);
+	memset(k, 0, sizeof(k));
+	memset(pad, 0, sizeof(pad));
+}
+
+/* Whether a and b (n bytes each) are equal, in a time that depends on n
+ * only: a wrong proof must not tell how much of it was right. */
+int
+equal_in_constant_time(const unsigned char *a, const unsigned char *b,
+    size_t n)
+{
+	unsigned char diff = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
+}
 
 /* === Terminal ============================================================= */
 

@@ -7,6 +7,7 @@
 #define CHAT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CHAT_VERSION	"1.0.0"
 #define CHAT_PROTOCOL	"chat/1"
@@ -145,6 +146,31 @@ size_t display_escape_some(char *out, size_t outsize, const char *text,
  * such bytes can be shown without a copy.
  */
 size_t display_plain(const char *text, size_t len);
+
+/* === Hashing: SHA-256 and HMAC-SHA256 ================================== */
+
+#define SHA256_SIZE	32	/* bytes of a digest */
+#define SHA256_BLOCK	64	/* bytes of a block */
+
+/* A SHA-256 computation in progress. */
+struct sha256 {
+	uint32_t h[8];		/* the state */
+	uint64_t bytes;		/* taken so far */
+	unsigned char buf[SHA256_BLOCK];	/* a block not yet full */
+	size_t n;		/* bytes in buf */
+};
+
+void sha256_init(struct sha256 *s);
+void sha256_update(struct sha256 *s, const void *data, size_t len);
+/* Write the SHA256_SIZE-byte digest to digest; s is wiped. */
+void sha256_final(struct sha256 *s, unsigned char *digest);
+/* HMAC-SHA256 of msg under key, SHA256_SIZE bytes, to mac. */
+void hmac_sha256(const void *key, size_t keylen, const void *msg,
+    size_t len, unsigned char *mac);
+/* Whether n bytes of a and b are equal, in a time that depends on n
+ * alone. */
+int equal_in_constant_time(const unsigned char *a, const unsigned char *b,
+    size_t n);
 
 /* === The conversation core, driven by main() and by the tests ========== */
 

@@ -762,6 +762,157 @@ test_escape_in_pieces_joins_to_the_whole_for_every_outsize(void)
 	CHECK(ok);
 }
 
+/* === Hashing ============================================================== */
+
+/* digest as lowercase hex, in hex (2 * n + 1 bytes). */
+static void
+to_hex(const unsigned char *digest, size_t n, char *hex)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+}
+
+/* Whether SHA-256 of len bytes of data, fed in chunks of at most chunk
+ * bytes, is want (hex). */
+static int
+sha256_is(const void *data, size_t len, size_t chunk, const char *want)
+{
+	const unsigned char *p = data;
+	unsigned char digest[SHA256_SIZE];
+	char hex[2 * SHA256_SIZE + 1];
+	struct sha256 s;
+	size_t piece;
+
+	sha256_init(&s);
+	while (len > 0) {
+		piece = len < chunk ? len : chunk;
+		sha256_update(&s, p, piece);
+		p += piece;
+		len -= piece;
+	}
+	sha256_final(&s, digest);
+	to_hex(digest, sizeof(digest), hex);
+	if (strcmp(hex, want) != 0)
+		fprintf(stderr, "    sha256: %s, expected %s\n", hex, want);
+	return strcmp(hex, want) == 0;
+}
+
+/* FIPS 180-4's examples (the NIST "SHA256.pdf" and "SHA2_Additional"
+ * values), whole and in awkward chunks, and the lengths around the
+ * padding's edge (55, 56 and 64 bytes: one block or two). */
+static void
+test_sha256_matches_the_fips_180_4_examples(void)
+{
+	static const char two_blocks[] =
+	    "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	static char million[1000000];
+	static const size_t chunks[] = { 1, 3, 63, 64, 65, 1000000 };
+	size_t i;
+
+	memset(million, 'a', sizeof(million));
+	for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		CHECK(sha256_is("", 0, chunks[i],
+		    "e3b0c44298fc1c149afbf4c8996fb924"
+		    "27ae41e4649b934ca495991b7852b855"));
+		CHECK(sha256_is("abc", 3, chunks[i],
+		    "ba7816bf8f01cfea414140de5dae2223"
+		    "b00361a396177a9cb410ff61f20015ad"));
+		CHECK(sha256_is(two_blocks, 56, chunks[i],
+		    "248d6a61d20638b8e5c026930c3e6039"
+		    "a33ce45964ff2167f6ecedd419db06c1"));
+		CHECK(sha256_is(million, sizeof(million), chunks[i],
+		    "cdc76e5c9914fb9281a1c7e284d73e67"
+		    "f1809a48a497200e046d39ccc7112cd0"));
+	}
+	/* 55 bytes fit one block with the padding, 56 do not. */
+	CHECK(sha256_is(million, 55, 7, "9f4390f8d30c2dd92ec9f095b65e2b9a"
+	    "e9b0a925a5258e241c9f1e910f734318"));
+	CHECK(sha256_is(million, 56, 7, "b35439a4ac6f0948b6d6f9e3c6af0f5f"
+	    "590ce20f1bde7090ef7970686ec6738a"));
+	CHECK(sha256_is(million, 64, 7, "ffe054fe7ae0cb6dc65c3af9b61d5209"
+	    "f439851db43d0ba5997337df154668eb"));
+}
+
+/* Whether HMAC-SHA256 of msg under key, cut to the first cut bytes, is
+ * want (hex). */
+static int
+hmac_is(const void *key, size_t keylen, const void *msg, size_t len,
+    size_t cut, const char *want)
+{
+	unsigned char mac[SHA256_SIZE];
+	char hex[2 * SHA256_SIZE + 1];
+
+	hmac_sha256(key, keylen, msg, len, mac);
+	to_hex(mac, cut, hex);
+	if (strcmp(hex, want) != 0)
+		fprintf(stderr, "    hmac: %s, expected %s\n", hex, want);
+	return strcmp(hex, want) == 0;
+}
+
+/* RFC 4231's test cases 1 to 7 for HMAC-SHA-256 (case 5 is cut to 128
+ * bits, as the RFC gives it). */
+static void
+test_hmac_sha256_matches_rfc_4231(void)
+{
+	unsigned char k20[20], k131[131], aa[20], cd[50], k25[25];
+	size_t i;
+
+	memset(k20, 0x0b, sizeof(k20));
+	memset(aa, 0xaa, sizeof(aa));
+	memset(cd, 0xdd, sizeof(cd));
+	memset(k131, 0xaa, sizeof(k131));
+	for (i = 0; i < sizeof(k25); i++)
+		k25[i] = (unsigned char)(i + 1);
+	CHECK(hmac_is(k20, 20, "Hi There", 8, 32,
+	    "b0344c61d8db38535ca8afceaf0bf12b"
+	    "881dc200c9833da726e9376c2e32cff7"));
+	CHECK(hmac_is("Jefe", 4, "what do ya want for nothing?", 28, 32,
+	    "5bdcc146bf60754e6a042426089575c7"
+	    "5a003f089d2739839dec58b964ec3843"));
+	CHECK(hmac_is(aa, 20, cd, 50, 32,
+	    "773ea91e36800e46854db8ebd09181a7"
+	    "2959098b3ef8c122d9635514ced565fe"));
+	memset(cd, 0xcd, sizeof(cd));
+	CHECK(hmac_is(k25, 25, cd, 50, 32,
+	    "82558a389a443c0ea4cc819899f2083a"
+	    "85f0faa3e578f8077a2e3ff46729665b"));
+	memset(k20, 0x0c, sizeof(k20));
+	CHECK(hmac_is(k20, 20, "Test With Truncation", 20, 16,
+	    "a3b6167473100ee06e0c796c2955552b"));
+	CHECK(hmac_is(k131, 131, "Test Using Larger Than Block-Size Key - "
+	    "Hash Key First", 54, 32,
+	    "60e431591ee0b67f0d8a26aacbf5b77f"
+	    "8e0bc6213728c5140546040f0ee37f54"));
+	CHECK(hmac_is(k131, 131, "This is a test using a larger than "
+	    "block-size key and a larger than block-size data. The key needs "
+	    "to be hashed before being used by the HMAC algorithm.", 152, 32,
+	    "9b09ffa71b942fcb27635fbcd5b0e944"
+	    "bfdc63644f0713938a7f51535c3a35e2"));
+}
+
+/* Equal digests compare equal; one differing in any byte, or only in
+ * its last bit, does not. */
+static void
+test_equal_in_constant_time_finds_any_difference(void)
+{
+	unsigned char a[SHA256_SIZE], b[SHA256_SIZE];
+	size_t i;
+	int all = 1;
+
+	for (i = 0; i < sizeof(a); i++)
+		a[i] = b[i] = (unsigned char)(i * 7);
+	CHECK(equal_in_constant_time(a, b, sizeof(a)));
+	for (i = 0; i < sizeof(a); i++) {
+		b[i] ^= 1;
+		all &= !equal_in_constant_time(a, b, sizeof(a));
+		b[i] ^= 1;
+	}
+	CHECK(all);
+	CHECK(equal_in_constant_time(a, b, 0));
+}
+
 /* === The conversation core, in-process =================================== */
 
 /*
@@ -1626,6 +1777,9 @@ main(void)
 	test_escape_long_u_escapes_fit_the_documented_bounds();
 	test_escape_some_stops_before_what_does_not_fit();
 	test_escape_in_pieces_joins_to_the_whole_for_every_outsize();
+	test_sha256_matches_the_fips_180_4_examples();
+	test_hmac_sha256_matches_rfc_4231();
+	test_equal_in_constant_time_finds_any_difference();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	alarm(60);	/* a core test that hangs fails the run */
 	test_core_listener_handshake_turns_and_their_quit();
