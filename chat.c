@@ -374,15 +374,17 @@ static int	 zwj_joins_emoji(const unsigned char *, size_t, size_t);
 
 /*
  * Where signals are let in (one rule for every wait). The stop signals
- * (SIGINT, SIGTERM, SIGHUP, SIGQUIT) and SIGCONT are blocked all the time
- * except inside a wait: compat_wait() with wait_mask, which unblocks them
- * atomically for as long as it waits, the blocking writes of
- * io_write_shared() and io_write_pipe(), and signals_let_in(). Before
- * such a call, with the signals still blocked, look at stop_signal: a
- * signal that comes after the look stays pending until the call lets it
- * in, and then ends the wait at once. After the
- * first stop signal nothing waits again: writes are tried without waiting
- * and dropped if they cannot go at once, and chat ends.
+ * (SIGINT, SIGTERM, SIGHUP, SIGQUIT) and SIGCONT (with the line editor
+ * also SIGWINCH and SIGTSTP) are blocked all the time except inside a
+ * wait: compat_wait() with wait_mask, which unblocks them atomically for
+ * as long as it waits, the blocking writes of io_write_shared() and
+ * io_write_pipe(), and signals_let_in(). Before such a call, with the
+ * signals still blocked, look at stop_signal: a signal that comes after
+ * the look stays pending until the call lets it in, and then ends the
+ * wait at once. After the first stop signal nothing waits again: writes
+ * are tried without waiting and dropped if they cannot go at once, and
+ * chat ends. (Ctrl-Z with the editor is the one other place:
+ * signal_stop_self() lets SIGTSTP itself in to stop.)
  */
 
 /* Set by on_signal() to the stop signal that arrived; the loop acts on it. */
