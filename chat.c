@@ -293,6 +293,7 @@ static int	 conn_send(struct chat *, struct conn *, enum verb, const char *, siz
 static void	 conn_timeout(struct chat *, struct conn *);
 static void	 conn_violation(struct chat *, struct conn *, const char *);
 static long long	 deadline_min(long long, long long);
+static size_t	 ed_after(const char *, size_t, size_t);
 static size_t	 ed_before(const char *, size_t);
 static void	 ed_browse(struct editor *, int);
 static void	 ed_byte(struct chat *, unsigned char);
@@ -300,6 +301,7 @@ static size_t	 ed_char(const char *, size_t, int *);
 static void	 ed_close(struct chat *);
 static int	 ed_cp_width(unsigned long);
 static void	 ed_delete(struct editor *, size_t, size_t);
+static void	 ed_drop_queue(struct chat *);
 static void	 ed_end(struct chat *, int);
 static void	 ed_enter(struct chat *, int);
 static void	 ed_escape(struct chat *, const char *, size_t);
@@ -316,7 +318,7 @@ static void	 ed_sent(struct chat *, const char *, size_t);
 static void	 ed_size(struct chat *);
 static void	 ed_suspend(struct chat *);
 static void	 ed_update(struct chat *);
-static int	 ed_wanted(int, int);
+static int	 ed_wanted(const struct chat *);
 static size_t	 ed_width(const char *, size_t, size_t);
 static int	 emoji_code_point(unsigned long);
 static int	 err_write(struct chat *, const char *, size_t, int);
@@ -621,23 +623,21 @@ compat_reopen(int fd, int is_fifo)
 	char path[TTY_PATH_MAX] = "";	/* "/proc/self/fd/N", "/dev/pts/N" */
 	struct stat was, now;
 	int tty = !is_fifo && isatty(fd), own;
-#ifdef COMPAT_LINUX
-	int pty;
 
-	if (tty && ioctl(fd, TIOCGPTN, &pty) == 0)
-		return -1;	/* a master */
+	/* Never a master: ptsname() names the other side of one (and
+	 * FreeBSD's ttyname() of a master even names that side). */
+	if (tty && ptsname(fd) != NULL)
+		return -1;
+#ifdef COMPAT_LINUX
 	/* The file itself, whatever it is: pipe, FIFO or terminal. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	if ((is_fifo || tty) && (own = open(path, flags)) >= 0)
 		return own;
 #endif
 	/* Elsewhere a terminal can be opened anew by its name (a pipe
-	 * cannot): never a master (ptsname() names the other side of one;
-	 * FreeBSD's ttyname() of a master even names that side), never a
-	 * cloning device such as /dev/ptmx, and only if the name opens the
-	 * very same terminal. */
-	if (!tty || ptsname(fd) != NULL ||
-	    ttyname_r(fd, path, sizeof(path)) != 0 ||
+	 * cannot): never a cloning device such as /dev/ptmx, and only if
+	 * the name opens the very same terminal. */
+	if (!tty || ttyname_r(fd, path, sizeof(path)) != 0 ||
 	    strcmp(path, "/dev/ptmx") == 0 || fstat(fd, &was) < 0 ||
 	    (own = open(path, flags)) < 0)
 		return -1;
@@ -949,11 +949,11 @@ io_write_pipe(int fd, const struct iovec *iov)
 {
 	struct timespec zero = { 0, 0 };
 	struct pollfd pfd;
-	sigset_t blocked;
-	size_t len = iov->iov_len < PIPE_BUF ? iov->iov_len : PIPE_BUF;
-	ssize_t n = -1;
+	struct iovec fits = *iov;
 	int ready;
 
+	if (fits.iov_len > PIPE_BUF)
+		fits.iov_len = PIPE_BUF;
 	pfd.fd = fd;
 	pfd.events = POLLOUT;
 	if ((ready = compat_wait(&pfd, 1, &zero, NULL)) <= 0) {
@@ -962,14 +962,8 @@ io_write_pipe(int fd, const struct iovec *iov)
 		return -1;
 	}
 	if (stop_signal)	/* what fits still goes, at once */
-		return write(fd, iov->iov_base, len);
-	sigprocmask(SIG_SETMASK, &wait_mask, &blocked);
-	if (stop_signal)
-		errno = EINTR;
-	else
-		n = write(fd, iov->iov_base, len);
-	sigprocmask(SIG_SETMASK, &blocked, NULL);
-	return n;
+		return write(fd, fits.iov_base, fits.iov_len);
+	return io_write_shared(fd, &fits, 1);
 }
 
 /*
@@ -1817,12 +1811,12 @@ term_restore(void)
 /* Whether the editor is for this chat: stdin and stderr are one user's
  * terminal, and TERM names one that knows VT100's few sequences. */
 static int
-ed_wanted(int in_fd, int err_fd)
+ed_wanted(const struct chat *c)
 {
 	const char *term = getenv("TERM");
 
-	return isatty(in_fd) && isatty(err_fd) && term != NULL &&
-	    term[0] != '\0' && strcmp(term, "dumb") != 0;
+	return c->in_tty && term != NULL && term[0] != '\0' &&
+	    strcmp(term, "dumb") != 0 && isatty(c->err.fd);
 }
 
 /* Columns of the code point cp on the terminal: wcwidth(), 0 for a
@@ -1902,6 +1896,15 @@ ed_before(const char *s, size_t pos)
 	    0x80)
 		continue;
 	return ed_char(s + p, pos - p, &cw) == pos - p ? p : pos - 1;
+}
+
+/* The byte offset of the character after pos (len: the line's end). */
+static size_t
+ed_after(const char *s, size_t len, size_t pos)
+{
+	int cw;
+
+	return pos < len ? pos + ed_char(s + pos, len - pos, &cw) : len;
 }
 
 /* How many finished lines wait in c->in for our turn. */
@@ -2142,13 +2145,27 @@ ed_delete(struct editor *e, size_t from, size_t to)
 		e->pos = from;
 }
 
+/* Drop the lines queued for our turns (Ctrl-G, or their conversation
+ * is over), and say so: they were shown, counted in the prompt. */
+static void
+ed_drop_queue(struct chat *c)
+{
+	unsigned queued = ed_queued(c);
+
+	if (queued == 0)
+		return;
+	say(c, SAY_STATUS, "Dropped %u queued message%s.", queued,
+	    queued == 1 ? "" : "s");
+	linebuf_init(&c->in, c->in_data, sizeof(c->in_data), CHAT_TEXT_MAX);
+}
+
 /* What typing QUIT, or Ctrl-D on an empty line (eof), does: end the
  * conversation at once, and with Ctrl-D the input too; an idle
  * listener stops. */
 static void
 ed_end(struct chat *c, int eof)
 {
-	linebuf_init(&c->in, c->in_data, sizeof(c->in_data), CHAT_TEXT_MAX);
+	ed_drop_queue(c);
 	c->ed->ended = 1;	/* the keys after it are not taken */
 	if (eof || c->peer == NULL)
 		c->in_eof = 1;
@@ -2204,7 +2221,6 @@ ed_escape(struct chat *c, const char *seq, size_t n)
 {
 	struct editor *e = c->ed;
 	char fin = seq[n - 1];
-	int cw;
 
 	if (e->pasting) {	/* pasted text holds no keys: only its end */
 		e->pasting = !(n == 6 && memcmp(seq, "\x1b[201~", 6) == 0);
@@ -2218,9 +2234,7 @@ ed_escape(struct chat *c, const char *seq, size_t n)
 		case 'A': ed_browse(e, -1); break;
 		case 'B': ed_browse(e, 1); break;
 		case 'C':
-			if (e->pos < e->len)
-				e->pos += ed_char(e->line + e->pos,
-				    e->len - e->pos, &cw);
+			e->pos = ed_after(e->line, e->len, e->pos);
 			break;
 		case 'D': e->pos = ed_before(e->line, e->pos); break;
 		case 'H': e->pos = 0; break;
@@ -2238,9 +2252,8 @@ ed_escape(struct chat *c, const char *seq, size_t n)
 		e->pos = 0;
 	else if (n == 4 && (seq[2] == '4' || seq[2] == '8'))
 		e->pos = e->len;
-	else if (n == 4 && seq[2] == '3' && e->pos < e->len)
-		ed_delete(e, e->pos, e->pos + ed_char(e->line + e->pos,
-		    e->len - e->pos, &cw));
+	else if (n == 4 && seq[2] == '3')
+		ed_delete(e, e->pos, ed_after(e->line, e->len, e->pos));
 }
 
 /* One byte from the terminal. */
@@ -2249,7 +2262,6 @@ ed_byte(struct chat *c, unsigned char b)
 {
 	struct editor *e = c->ed;
 	size_t from;
-	int cw;
 
 	if (e->discarding) {	/* a sequence too long for key[] */
 		e->discarding = b < 0x40 || b > 0x7e;
@@ -2293,25 +2305,15 @@ ed_byte(struct chat *c, unsigned char b)
 	case 0x04:						/* Ctrl-D */
 		if (e->len == 0)
 			ed_end(c, 1);
-		else if (e->pos < e->len)
-			ed_delete(e, e->pos, e->pos + ed_char(e->line +
-			    e->pos, e->len - e->pos, &cw));
+		else
+			ed_delete(e, e->pos, ed_after(e->line, e->len,
+			    e->pos));
 		break;
 	case 0x05: e->pos = e->len; break;			/* Ctrl-E */
 	case 0x06:						/* Ctrl-F */
-		if (e->pos < e->len)
-			e->pos += ed_char(e->line + e->pos, e->len - e->pos,
-			    &cw);
+		e->pos = ed_after(e->line, e->len, e->pos);
 		break;
-	case 0x07:						/* Ctrl-G */
-		if (ed_queued(c) > 0) {
-			ed_hide(c, 1);
-			say(c, SAY_STATUS, "Dropped %u queued message%s.",
-			    ed_queued(c), ed_queued(c) == 1 ? "" : "s");
-			linebuf_init(&c->in, c->in_data, sizeof(c->in_data),
-			    CHAT_TEXT_MAX);
-		}
-		break;
+	case 0x07: ed_drop_queue(c); break;			/* Ctrl-G */
 	case 0x08: case 0x7f:					/* Backspace */
 		if (e->pos > 0)
 			ed_delete(e, ed_before(e->line, e->pos), e->pos);
@@ -2353,7 +2355,7 @@ ed_input(struct chat *c, const char *keys, size_t n)
 static void
 ed_open(struct chat *c)
 {
-	if (!c->in_tty || !ed_wanted(c->in_fd, c->err.fd) ||
+	if (!ed_wanted(c) ||
 	    (c->ed = calloc(1, sizeof(*c->ed))) == NULL)
 		return;
 	setlocale(LC_CTYPE, "");
@@ -2388,14 +2390,7 @@ ed_suspend(struct chat *c)
 static void
 ed_over(struct chat *c)
 {
-	unsigned queued = ed_queued(c);
-
-	if (queued > 0) {
-		say(c, SAY_STATUS, "Dropped %u queued message%s.", queued,
-		    queued == 1 ? "" : "s");
-		linebuf_init(&c->in, c->in_data, sizeof(c->in_data),
-		    CHAT_TEXT_MAX);
-	}
+	ed_drop_queue(c);
 	if (c->listening && !chat_done(c))
 		say(c, SAY_STATUS, "Waiting for the next peer.");
 }
