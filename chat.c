@@ -41,6 +41,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <wchar.h>
+#ifdef __APPLE__
+#include <sys/random.h>		/* getentropy(), in unistd.h elsewhere */
+#endif
 
 #include "chat.h"
 
@@ -71,8 +74,6 @@
 /* A numeric host (IPv6 with a scope id fits) and a port, as shown. */
 #define HOST_NUM_MAX	64
 #define PEER_NAME_MAX	(HOST_NUM_MAX + sizeof("[]:65535"))
-/* The per-source key: a family byte, then an IPv4 address or an IPv6 /64. */
-#define SOURCE_LEN	9
 /* Status and error lines longer than this are cut. */
 #define SAY_MAX		512
 /* Of an ERR reason from the peer, quote at most this many bytes; escaped,
@@ -83,11 +84,16 @@
 /* Listening sockets: one, or IPv6 and IPv4 where they cannot share one. */
 #define LISTEN_MAX	2
 #define TIMEOUT_MAX_SECS 86400
+/* The longest shared secret, and --block's default. */
+#define SECRET_MAX	1024
+#define BLOCK_SECS	60
 #define PROMPT		"Your message: "
 /* The editor's other prompts (see "Line editor"). */
 #define PROMPT_THEIRS	"Their turn: "
 #define PROMPT_THEIRS_QUEUED "Their turn (%u queued): "
 #define PROMPT_IDLE	"Waiting for a peer: "
+#define PROMPT_NAMED	"%s's turn: "	/* chat/2, the peer's name */
+#define PROMPT_NAMED_QUEUED "%s's turn (%u queued): "
 #define PASTE_ON	"\x1b[?2004h"	/* bracketed paste mode */
 #define PASTE_OFF	"\x1b[?2004l"
 #define ED_CLEAR	"\r\x1b[0K"	/* to column 0, erase the row */
@@ -114,6 +120,14 @@
 #define ERR_TOO_SLOW	"frame too slow"
 #define ERR_FULL	"listener full"
 #define ERR_SOURCE	"too many from your address"
+#define ERR_HANDSHAKE	"bad handshake"
+#define ERR_BAD_NAME	"bad name"
+#define ERR_SLOW	"handshake too slow"
+/* A connector that gets one of these four exits 8 (CHAT_EXIT_AUTH). */
+#define ERR_NEED_SECRET	"a secret is required"
+#define ERR_NO_SECRET	"this listener has no secret"
+#define ERR_WRONG	"wrong secret"
+#define ERR_BLOCKED	"blocked for"	/* " N seconds after 3 wrong secrets" */
 
 /* What say() writes. */
 enum say_flags {
@@ -136,6 +150,8 @@ enum local_kind {
 enum conn_state {
 	CONN_FREE,	/* the slot is unused */
 	CONN_HELLO,	/* waiting for the peer's HELLO line */
+	CONN_INTRO,	/* chat/2: waiting for its NONCE (if any) and NAME */
+	CONN_PROOF,	/* chat/2 with a secret: waiting for its PROOF */
 	CONN_OURS,	/* in the conversation: we send the next MSG */
 	CONN_THEIRS,	/* in the conversation: the peer sends it */
 	CONN_LINGER	/* we sent our last frame: reading to the peer's close */
@@ -144,7 +160,8 @@ enum conn_state {
 /* What a connection's one deadline is for. */
 enum deadline_kind {
 	DL_NONE,
-	DL_HELLO,	/* the HELLO line: CHAT_HELLO_SECS or --timeout */
+	DL_HELLO,	/* each line of the handshake: CHAT_HELLO_SECS or
+			 * --timeout */
 	DL_TURN,	/* the peer's turn: --timeout */
 	DL_FRAME,	/* a begun frame: CHAT_FRAME_SECS or --timeout */
 	DL_LINGER	/* the peer's close after our last frame: LINGER_MS */
@@ -161,6 +178,9 @@ enum stranger {
 	STRANGER_BUSY,		/* BUSY: a conversation was (or got) under way */
 	STRANGER_FULL,		/* ERR: too many candidates, or from its source */
 	STRANGER_DROPPED,	/* no valid HELLO: silent, bad, gone */
+	STRANGER_AUTH,		/* chat/2: no secret, a wrong one, or blocked */
+	STRANGER_BLOCKED,	/* its wrong secret got its source blocked:
+				 * said even within a second of another */
 	STRANGER_KINDS
 };
 
@@ -181,7 +201,12 @@ struct conn {
 	enum deadline_kind dl;
 	long long deadline;		/* -1 with DL_NONE */
 	char name[PEER_NAME_MAX];	/* ADDR:PORT, for messages */
-	unsigned char source[SOURCE_LEN];	/* for CANDIDATES_PER_SOURCE */
+	unsigned char source[CHAT_SOURCE_LEN];	/* for CANDIDATES_PER_SOURCE
+						 * and the lockout */
+	int version;			/* 1 or 2 once the HELLOs agree */
+	char their_name[CHAT_NAME_MAX + 1];	/* chat/2: its NAME, or "" */
+	char nonce[CHAT_HEX_LEN + 1];	/* chat/2: the NONCE we sent */
+	char their_nonce[CHAT_HEX_LEN + 1];	/* and the one it sent */
 	struct linebuf in;		/* the peer's bytes, cut into frames */
 	char hello[CHAT_HELLO_MAX + 2];	/* in's storage until the HELLO */
 };
@@ -207,7 +232,7 @@ struct editor {
 	size_t hist_n, hist_bytes;
 	size_t browse;			/* Up/Down's place: hist_n is the
 					 * line being typed */
-	char drawn[64];			/* the prompt last drawn */
+	char drawn[96];			/* the prompt last drawn */
 };
 
 struct chat {
@@ -216,6 +241,11 @@ struct chat {
 	int once;			/* --once */
 	long long timeout_ms;		/* --timeout, or -1 for none */
 	const char *where;		/* HOST:PORT as given, for errors */
+	const char *name;		/* --name, or "" */
+	int show_names;			/* --show-names */
+	const unsigned char *secret;	/* the shared secret, or NULL */
+	size_t secret_len;
+	long long block_ms;		/* --block */
 	long long (*clock)(void);	/* milliseconds, never jumping */
 
 	/* local side */
@@ -249,6 +279,12 @@ struct chat {
 	struct conn *peer;		/* the conversation, or NULL */
 	unsigned long conversations;	/* ended so far */
 	int status;			/* exit status of the last one */
+	const char *waiting;		/* --wait: why the last try was not
+					 * served (quietly), or NULL */
+	int wait_quiet;			/* --wait has time left: a busy, full
+					 * or absent listener is not an error */
+	struct lockout *lockout;	/* sources that failed to prove: a
+					 * listener with a secret's only */
 
 	char in_data[LINEBUF_SIZE];	/* storage of in */
 	char frame[LINEBUF_SIZE];	/* storage of peer->in */
@@ -256,16 +292,24 @@ struct chat {
 };
 static void	 chat_accept(struct chat *, int);
 static void	 chat_busy(struct chat *, struct conn *);
+static int	 chat_connect(struct chat *, const struct endpoint *, long long);
 static void	 chat_converse(struct chat *, struct conn *);
 static int	 chat_done(const struct chat *);
+static void	 chat_ended(struct chat *, struct conn *, const char *, size_t);
 static void	 chat_frame(struct chat *, struct conn *, const char *, size_t);
+static void	 chat_handshake(struct chat *, struct conn *, enum verb, const char *, size_t);
 static void	 chat_hello(struct chat *, struct conn *, enum verb, const char *, size_t);
 static void	 chat_input(struct chat *, struct conn *);
+static void	 chat_intro(struct chat *, struct conn *, enum verb, const char *, size_t);
+static int	 chat_introduce(struct chat *, struct conn *);
 static int	 chat_our_line(struct chat *);
 static void	 chat_our_lines(struct chat *);
 static void	 chat_our_turn(struct chat *);
 static void	 chat_prompt(struct chat *);
-static void	 chat_quit(struct chat *, int);
+static int	 chat_prove(struct chat *, struct conn *);
+static void	 chat_proved(struct chat *, struct conn *, enum verb, const char *, size_t);
+static void	 chat_quit(struct chat *, int, const char *);
+static void	 chat_refused(struct chat *, struct conn *, const char *, size_t);
 static void	 chat_show(struct chat *, const char *, size_t);
 static int	 chat_show_wrapped(struct chat *, const char *, size_t, size_t *);
 static void	 chat_stdin_input(struct chat *);
@@ -273,6 +317,8 @@ static void	 chat_stop(struct chat *);
 static void	 chat_their_turn(struct chat *);
 static void	 chat_turn_away(struct chat *, int, const char *, enum verb, const char *, enum stranger, const char *);
 static void	 chat_turn_away_candidate(struct chat *, struct conn *);
+static void	 chat_unproved(struct chat *, struct conn *);
+static void	 chat_welcome(struct chat *, struct conn *);
 static long long	 clock_monotonic_ms(void);
 static int	 compat_accept(int, struct sockaddr *, socklen_t *);
 static int	 compat_dual_stack(int);
@@ -285,9 +331,12 @@ static void	 conn_close(struct chat *, struct conn *);
 static void	 conn_end(struct chat *, struct conn *, int, enum ending);
 static void	 conn_frame_begun(struct chat *, struct conn *);
 static void	 conn_gone(struct chat *, struct conn *, int);
+static void	 conn_handshake(struct chat *, struct conn *, enum conn_state);
+static int	 conn_in_handshake(const struct conn *);
 static int	 conn_is_stranger(const struct chat *, const struct conn *);
 static void	 conn_last(struct chat *, struct conn *, int, enum verb, const char *);
 static struct conn	*conn_open(struct chat *, int, const char *, const unsigned char *);
+static void	 conn_proof(const struct chat *, const struct conn *, const char *, char *);
 static void	 conn_say(struct chat *, struct conn *, const char *, ...);
 static int	 conn_send(struct chat *, struct conn *, enum verb, const char *, size_t);
 static void	 conn_timeout(struct chat *, struct conn *);
@@ -325,6 +374,8 @@ static int	 err_write(struct chat *, const char *, size_t, int);
 static size_t	 escape_hex(char *, char, unsigned long, int);
 static size_t	 escape_unit(char *, const unsigned char *, size_t, size_t, size_t *);
 static long long	 frame_ms(const struct chat *);
+static void	 hex_encode(char *, const unsigned char *, size_t);
+static int	 hex_valid(const char *, size_t);
 static int	 io_write_all(struct chat *, int, enum local_kind, struct iovec *, int, long long);
 static ssize_t	 io_write_pipe(int, const struct iovec *);
 static ssize_t	 io_write_shared(int, const struct iovec *, int);
@@ -332,6 +383,7 @@ static size_t	 line_format(char *, size_t, int, const char *, va_list);
 static void	 linebuf_move(struct linebuf *, struct linebuf *);
 static void	 local_close(struct local *);
 static void	 local_init(struct local *, int);
+static struct lockout_entry	*lockout_find(const struct lockout *, const unsigned char *);
 static int	 net_bind(const struct addrinfo *, in_port_t, int *);
 static int	 net_connect(struct chat *, const struct endpoint *, char *, size_t);
 static void	 net_drain(int);
@@ -342,15 +394,18 @@ static void	 net_name(const struct sockaddr *, socklen_t, char *, size_t);
 static void	 net_reach(struct chat *, int);
 static int	 net_send(struct chat *, int, enum verb, const char *, size_t, long long);
 static void	 net_source(const struct sockaddr_storage *, unsigned char *);
+static void	 net_source_name(const unsigned char *, char *, size_t);
 static void	 net_tune(int);
 static void	 on_signal(int);
 static int	 parse_seconds(const char *, long long *);
 static void	 prompt_end(struct chat *, int);
 static int	 range_holds(const struct cp_range *, size_t, unsigned long);
+static int	 reason_is_auth(const char *, size_t);
 static void	 reason_show(char *, const char *, size_t);
 static void	 report(struct chat *, int, int, const char *, va_list);
 static uint32_t	 rotr32(uint32_t, unsigned);
 static void	 say(struct chat *, int, const char *, ...);
+static ssize_t	 secret_load(const char *, unsigned char *, size_t);
 static void	 sha256_block(uint32_t *, const unsigned char *);
 static size_t	 show_char(const char *, size_t, int *);
 static void	 signal_catch(int, int);
@@ -753,7 +808,8 @@ report(struct chat *c, int kind, int flags, const char *fmt, va_list ap)
 
 	if (kind >= 0) {
 		now = c->clock();
-		if (c->stranger_held_len > 0 || now < c->stranger_quiet) {
+		if (c->stranger_held_len > 0 || (now < c->stranger_quiet &&
+		    kind != STRANGER_BLOCKED)) {
 			c->stranger_count[kind]++;
 			return;
 		}
@@ -835,7 +891,8 @@ static void
 stranger_summary(struct chat *c)
 {
 	static const char *const what[STRANGER_KINDS] = {
-		"busy", "full", "without HELLO"
+		"busy", "full", "without HELLO", "without the secret",
+		"blocked"
 	};
 	char line[SAY_MAX];
 	unsigned total = 0;
@@ -883,8 +940,11 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: chat --listen [ADDR:]PORT [--once] [--timeout SECS]\n"
-	    "       chat --connect HOST:PORT [--timeout SECS]\n"
+	    "usage: chat --listen [ADDR:]PORT [--once] [--timeout SECS] "
+	    "[--block SECS]\n"
+	    "            [--name NAME] [--show-names] [--secret-file FILE]\n"
+	    "       chat --connect HOST:PORT [--timeout SECS] [--wait SECS]\n"
+	    "            [--name NAME] [--show-names] [--secret-file FILE]\n"
 	    "       chat --help | --version\n");
 	if (out != stdout)
 		return;
@@ -897,12 +957,21 @@ usage(FILE *out)
 	    "  -c, --connect HOST:PORT   connect; IPv6 as [::1]:5000\n"
 	    "      --once                listener: one conversation, then exit\n"
 	    "  -t, --timeout SECS        longest wait for the peer (1-%d)\n"
+	    "  -n, --name NAME           your name, for the peer\n"
+	    "      --show-names          \"NAME says:\" for a named peer\n"
+	    "      --secret-file FILE    shared secret: FILE's first line\n"
+	    "                            (else $CHAT_SECRET); mode 600\n"
+	    "      --block SECS          listener: block a source for SECS\n"
+	    "                            after 3 wrong secrets (60)\n"
+	    "      --wait SECS           connector: keep trying while the\n"
+	    "                            listener is busy or not there\n"
 	    "  -h, --help                this help\n"
-	    "  -V, --version             version and protocol\n"
+	    "  -V, --version             version and protocols\n"
 	    "\n"
 	    "Exit: 0 ended normally, 1 local I/O error, 2 usage, 3 network,\n"
 	    "4 peer vanished or broke the protocol, 5 busy or refused,\n"
-	    "6 timeout, 7 interrupted.\n", TIMEOUT_MAX_SECS);
+	    "6 timeout, 7 interrupted, 8 secret not proved or blocked.\n",
+	    TIMEOUT_MAX_SECS);
 }
 
 /* === Writing everything =================================================== */
@@ -1184,7 +1253,8 @@ static const struct {
 } wire[] = {
 	[VERB_HELLO] = WIRE("HELLO"), [VERB_MSG] = WIRE("MSG"),
 	[VERB_QUIT] = WIRE("QUIT"), [VERB_BUSY] = WIRE("BUSY"),
-	[VERB_ERR] = WIRE("ERR")
+	[VERB_ERR] = WIRE("ERR"), [VERB_NAME] = WIRE("NAME"),
+	[VERB_NONCE] = WIRE("NONCE"), [VERB_PROOF] = WIRE("PROOF")
 };
 
 enum verb
@@ -1192,7 +1262,7 @@ frame_parse(const char *line, size_t len, const char **payload, size_t *plen)
 {
 	/* MSG first: nearly every frame is one. */
 	static const enum verb order[] = { VERB_MSG, VERB_QUIT, VERB_HELLO,
-		VERB_BUSY, VERB_ERR };
+		VERB_BUSY, VERB_ERR, VERB_NAME, VERB_NONCE, VERB_PROOF };
 	const char *space = memchr(line, ' ', len);
 	size_t vlen = space ? (size_t)(space - line) : len;
 	size_t i;
@@ -1206,23 +1276,39 @@ frame_parse(const char *line, size_t len, const char **payload, size_t *plen)
 	return VERB_UNKNOWN;
 }
 
+/* The versions are words between spaces (one or more), exact in case;
+ * words chat does not know are passed over. */
 int
-hello_speaks(const char *payload, size_t plen)
+hello_version(const char *payload, size_t plen)
 {
-	const size_t want = sizeof(CHAT_PROTOCOL) - 1;
 	const char *word = payload, *end = payload + plen, *space;
+	int best = 0;
 
-	for (;;) {
-		space = memchr(word, ' ', end - word);
+	while (word < end) {
+		space = memchr(word, ' ', (size_t)(end - word));
 		if (space == NULL)
 			space = end;
-		if ((size_t)(space - word) == want &&
-		    memcmp(word, CHAT_PROTOCOL, want) == 0)
-			return 1;
-		if (space == end)
-			return 0;
+		if (space - word == 6 && memcmp(word, "chat/", 5) == 0 &&
+		    word[5] >= '1' && word[5] <= '0' + CHAT_PROTOCOL_MAX &&
+		    word[5] - '0' > best)
+			best = word[5] - '0';
 		word = space + 1;
 	}
+	return best;
+}
+
+/* A name is shown as it is, after "Connection from" and in the prompt:
+ * so it must be text that escaping would not change, and one word. */
+int
+name_valid(const char *name, size_t len)
+{
+	char shown[CHAT_ESCAPED_MAX(CHAT_NAME_MAX)];
+
+	if (len == 0 || len > CHAT_NAME_MAX || memchr(name, ' ', len) != NULL ||
+	    memchr(name, '\t', len) != NULL)
+		return 0;
+	return display_escape(shown, name, len) == len &&
+	    memcmp(shown, name, len) == 0;
 }
 
 /* === Endpoints ============================================================ */
@@ -1561,7 +1647,7 @@ display_escape(char *out, const char *in, size_t len)
 /* === Hashing: SHA-256 and HMAC-SHA256 ==================================== */
 
 /*
- * For chat/2's proof of a shared secret (not yet on the wire): SHA-256
+ * For chat/2's proof of a shared secret: SHA-256
  * as FIPS 180-4 specifies it, HMAC as RFC 2104 does, and a comparison
  * whose time does not depend on where two digests differ.
  */
@@ -1719,6 +1805,108 @@ equal_in_constant_time(const unsigned char *a, const unsigned char *b,
 	for (i = 0; i < n; i++)
 		diff |= a[i] ^ b[i];
 	return diff == 0;
+}
+
+/* === chat/2's proofs and lockout ========================================= */
+
+/* n bytes as 2n lowercase hex digits and a NUL. */
+static void
+hex_encode(char *hex, const unsigned char *b, size_t n)
+{
+	static const char digit[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		hex[2 * i] = digit[b[i] >> 4];
+		hex[2 * i + 1] = digit[b[i] & 15];
+	}
+	hex[2 * n] = '\0';
+}
+
+/* Whether len bytes are a nonce or proof: CHAT_HEX_LEN lowercase hex. */
+static int
+hex_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len != CHAT_HEX_LEN)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' &&
+		    s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* Both nonces and the role are in what is signed: a proof answers this
+ * connection's challenge only (not a replay), and the listener's proof
+ * cannot pass for the connector's (not a reflection). */
+void
+chat_proof(const unsigned char *secret, size_t secretlen, const char *role,
+    const char *nonce_l, const char *nonce_c, char *hex)
+{
+	char msg[sizeof("chat/2 connector ") + (size_t)2 * (CHAT_HEX_LEN + 1)];
+	unsigned char mac[SHA256_SIZE];
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "chat/2 %s %s %s", role, nonce_l,
+	    nonce_c);
+	hmac_sha256(secret, secretlen, msg, (size_t)n, mac);
+	hex_encode(hex, mac, sizeof(mac));
+}
+
+/* source's entry in lo, or NULL. */
+static struct lockout_entry *
+lockout_find(const struct lockout *lo, const unsigned char *source)
+{
+	size_t i;
+
+	for (i = 0; i < lo->n; i++)
+		if (memcmp(lo->e[i].source, source, CHAT_SOURCE_LEN) == 0)
+			return (struct lockout_entry *)&lo->e[i];
+	return NULL;
+}
+
+long long
+lockout_fail(struct lockout *lo, const unsigned char *source, long long now,
+    long long block_ms)
+{
+	struct lockout_entry *e = lockout_find(lo, source);
+	size_t i;
+
+	if (e == NULL) {
+		if (lo->n < CHAT_LOCKOUT_MAX)
+			e = &lo->e[lo->n++];
+		else {	/* full: forget the source quiet the longest */
+			e = &lo->e[0];
+			for (i = 1; i < lo->n; i++)
+				if (lo->e[i].last < e->last)
+					e = &lo->e[i];
+		}
+		memcpy(e->source, source, CHAT_SOURCE_LEN);
+		for (i = 0; i < CHAT_LOCKOUT_TRIES; i++)
+			e->fails[i] = -1;
+		e->until = -1;
+	}
+	memmove(e->fails + 1, e->fails, sizeof(e->fails) - sizeof(e->fails[0]));
+	e->fails[0] = e->last = now;
+	if (e->fails[CHAT_LOCKOUT_TRIES - 1] < 0 ||
+	    now - e->fails[CHAT_LOCKOUT_TRIES - 1] >= CHAT_LOCKOUT_SECS * 1000LL)
+		return -1;
+	/* Blocked: its failures so far are spent. */
+	for (i = 0; i < CHAT_LOCKOUT_TRIES; i++)
+		e->fails[i] = -1;
+	e->until = now + block_ms;
+	return e->until;
+}
+
+long long
+lockout_left(const struct lockout *lo, const unsigned char *source,
+    long long now)
+{
+	const struct lockout_entry *e = lockout_find(lo, source);
+
+	return e == NULL || e->until <= now ? 0 : e->until - now;
 }
 
 /* === Terminal ============================================================= */
@@ -1932,9 +2120,15 @@ ed_prompt(const struct chat *c, char *buf, size_t size)
 		return PROMPT_IDLE;
 	if (c->peer->state == CONN_OURS)
 		return PROMPT;
-	if (queued == 0)
+	if (c->peer->their_name[0] == '\0' && queued == 0)
 		return PROMPT_THEIRS;
-	snprintf(buf, size, PROMPT_THEIRS_QUEUED, queued);
+	if (c->peer->their_name[0] == '\0')
+		snprintf(buf, size, PROMPT_THEIRS_QUEUED, queued);
+	else if (queued == 0)
+		snprintf(buf, size, PROMPT_NAMED, c->peer->their_name);
+	else
+		snprintf(buf, size, PROMPT_NAMED_QUEUED, c->peer->their_name,
+		    queued);
 	return buf;
 }
 
@@ -1958,7 +2152,7 @@ static void
 ed_refresh(struct chat *c)
 {
 	struct editor *e = c->ed;
-	char out[ED_DRAW_MAX], pbuf[64];
+	char out[ED_DRAW_MAX], pbuf[96];
 	const char *prompt = ed_prompt(c, pbuf, sizeof(pbuf));
 	size_t plen = strlen(prompt), start = 0, end, n = 0, w, room;
 	int cw;
@@ -2031,7 +2225,7 @@ ed_hide(struct chat *c, int wait)
 static void
 ed_update(struct chat *c)
 {
-	char pbuf[64];
+	char pbuf[96];
 
 	if (c->ed == NULL)
 		return;
@@ -2172,8 +2366,8 @@ ed_end(struct chat *c, int eof)
 	if (c->peer == NULL)
 		return;
 	say(c, SAY_STATUS, "You ended the conversation.");
-	if (c->peer->state == CONN_OURS || c->peer->state == CONN_THEIRS)
-		chat_quit(c, CHAT_EXIT_OK);
+	if (c->peer->state != CONN_HELLO)
+		chat_quit(c, CHAT_EXIT_OK, NULL);
 	else	/* a connector before the HELLOs: it said nothing yet */
 		conn_end(c, c->peer, CHAT_EXIT_OK, END_CLOSE);
 }
@@ -2530,6 +2724,76 @@ parse_seconds(const char *arg, long long *ms)
 	return 0;
 }
 
+/*
+ * The shared secret into buf (size bytes at most; buf holds one more): the first line of
+ * path (its CR LF or LF not included), or else CHAT_SECRET. A file that
+ * group or others may use is refused, as ssh refuses such a key: the
+ * secret is only as secret as the file. Returns its length, 0 for none,
+ * or -1 after an error line.
+ */
+static ssize_t
+secret_load(const char *path, unsigned char *buf, size_t size)
+{
+	const char *env = getenv("CHAT_SECRET");
+	struct stat st;
+	ssize_t n, len = 0;
+	unsigned char *lf;
+	int fd;
+
+	if (path == NULL && env == NULL)
+		return 0;
+	if (path == NULL) {
+		len = (ssize_t)strlen(env);
+		if (len == 0 || (size_t)len > size) {
+			fprintf(stderr, "chat: CHAT_SECRET: %s\n", len == 0 ?
+			    "empty" : "too long (1024 bytes at most)");
+			return -1;
+		}
+		memcpy(buf, env, (size_t)len);
+		return len;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &st) < 0) {
+		fprintf(stderr, "chat: secret file %s: %s\n", path,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		fprintf(stderr, "chat: secret file %s: group or others may "
+		    "read or write it (mode %04o): chmod 600 it\n", path,
+		    (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	/* Up to the first LF, or one byte past the limit (buf holds it),
+	 * or the end. */
+	while ((size_t)len <= size && memchr(buf, '\n', (size_t)len) == NULL &&
+	    (n = read(fd, buf + len, size + 1 - (size_t)len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "chat: secret file %s: %s\n", path,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+		len += n;
+	}
+	close(fd);
+	if ((lf = memchr(buf, '\n', (size_t)len)) != NULL)
+		len = lf - buf;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (len == 0 || (size_t)len > size) {
+		fprintf(stderr, "chat: secret file %s: its first line is %s\n",
+		    path, len == 0 ? "empty" : "too long (1024 bytes at most)");
+		return -1;
+	}
+	return len;
+}
+
 /* === Network ============================================================== */
 
 /* "ADDR:PORT" of a socket address, IPv6 in brackets, mapped IPv4 plain. */
@@ -2563,7 +2827,7 @@ net_source(const struct sockaddr_storage *ss, unsigned char *key)
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
 
-	memset(key, 0, SOURCE_LEN);
+	memset(key, 0, CHAT_SOURCE_LEN);
 	if (ss->ss_family == AF_INET) {
 		key[0] = 4;
 		memcpy(key + 1, &sin->sin_addr, 4);
@@ -2575,6 +2839,22 @@ net_source(const struct sockaddr_storage *ss, unsigned char *key)
 		key[0] = 6;
 		memcpy(key + 1, sin6->sin6_addr.s6_addr, 8);
 	}
+}
+
+/* A source key as shown: an IPv4 address, or an IPv6 /64. */
+static void
+net_source_name(const unsigned char *key, char *name, size_t size)
+{
+	unsigned char a[16];
+	char host[INET6_ADDRSTRLEN];
+
+	memset(a, 0, sizeof(a));
+	memcpy(a, key + 1, key[0] == 4 ? 4 : 8);
+	if (inet_ntop(key[0] == 4 ? AF_INET : AF_INET6, a, host,
+	    sizeof(host)) == NULL)
+		snprintf(name, size, "?");
+	else
+		snprintf(name, size, "%s%s", host, key[0] == 4 ? "" : "/64");
 }
 
 /*
@@ -2859,8 +3139,12 @@ net_connect(struct chat *c, const struct endpoint *ep, char *name,
 		return -1;
 	}
 	if (fd < 0) {
-		say(c, SAY_ERROR, "connect %s: %s", c->where, strerror(err));
 		c->status = timed_out ? CHAT_EXIT_TIMEOUT : CHAT_EXIT_NET;
+		if (c->wait_quiet && err == ECONNREFUSED)
+			c->waiting = "not listening yet";
+		else
+			say(c, SAY_ERROR, "connect %s: %s", c->where,
+			    strerror(err));
 	}
 	return fd;
 }
@@ -2943,12 +3227,33 @@ conn_send(struct chat *c, struct conn *cn, enum verb verb,
 	return net_send(c, cn->fd, verb, payload, len, deadline);
 }
 
+/* cn moves on in the handshake (HELLO, INTRO, PROOF): each of its steps
+ * has CHAT_HELLO_SECS, or the --timeout if less. */
+static void
+conn_handshake(struct chat *c, struct conn *cn, enum conn_state state)
+{
+	long long ms = CHAT_HELLO_SECS * 1000LL;
+
+	if (c->timeout_ms >= 0 && c->timeout_ms < ms)
+		ms = c->timeout_ms;
+	cn->state = state;
+	cn->dl = DL_HELLO;
+	cn->deadline = c->clock() + ms;
+}
+
+/* Whether cn is in the handshake, not yet in a conversation. */
+static int
+conn_in_handshake(const struct conn *cn)
+{
+	return cn->state == CONN_HELLO || cn->state == CONN_INTRO ||
+	    cn->state == CONN_PROOF;
+}
+
 /* A new connection on fd in a free slot, waiting for the peer's HELLO;
  * NULL if the pool is full. */
 static struct conn *
 conn_open(struct chat *c, int fd, const char *name, const unsigned char *source)
 {
-	long long hello_ms = CHAT_HELLO_SECS * 1000LL;
 	struct conn *cn;
 
 	for (cn = c->conns; cn < c->conns + CONN_MAX; cn++)
@@ -2959,13 +3264,11 @@ conn_open(struct chat *c, int fd, const char *name, const unsigned char *source)
 	if (cn >= c->conns_end)
 		c->conns_end = cn + 1;
 	cn->fd = fd;
-	cn->state = CONN_HELLO;
-	if (c->timeout_ms >= 0 && c->timeout_ms < hello_ms)
-		hello_ms = c->timeout_ms;
-	cn->dl = DL_HELLO;
-	cn->deadline = c->clock() + hello_ms;
+	conn_handshake(c, cn, CONN_HELLO);
+	cn->version = 0;
+	cn->their_name[0] = cn->nonce[0] = cn->their_nonce[0] = '\0';
 	snprintf(cn->name, sizeof(cn->name), "%s", name);
-	memcpy(cn->source, source, SOURCE_LEN);
+	memcpy(cn->source, source, CHAT_SOURCE_LEN);
 	linebuf_init(&cn->in, cn->hello, sizeof(cn->hello), CHAT_HELLO_MAX);
 	return cn;
 }
@@ -3013,11 +3316,14 @@ conn_end(struct chat *c, struct conn *cn, int status, enum ending how)
 	cn->deadline = c->clock() + LINGER_MS;
 }
 
-/* End cn with a frame of ours (QUIT, ERR): linger if it went out. */
+/* End cn with a frame of ours (QUIT, ERR): linger if it went out. A
+ * QUIT's reason goes only to a chat/2 peer: chat/1 ignores it. */
 static void
 conn_last(struct chat *c, struct conn *cn, int status, enum verb verb,
     const char *reason)
 {
+	if (verb == VERB_QUIT && cn->version < 2)
+		reason = NULL;
 	conn_end(c, cn, status, conn_send(c, cn, verb, reason,
 	    reason ? strlen(reason) : 0) == 0 ?
 	    END_LINGER : END_CLOSE);
@@ -3086,11 +3392,19 @@ static void
 conn_timeout(struct chat *c, struct conn *cn)
 {
 	long long secs = c->timeout_ms / 1000;
+	char reason[64];
 
 	switch (cn->dl) {
 	case DL_HELLO:
 		if (c->timeout_ms < 0 || secs > CHAT_HELLO_SECS)
 			secs = CHAT_HELLO_SECS;
+		if (cn->state != CONN_HELLO) {	/* both have said HELLO */
+			conn_say(c, cn, "peer %s: handshake not finished "
+			    "within %lld second%s", cn->name, secs,
+			    secs == 1 ? "" : "s");
+			conn_last(c, cn, CHAT_EXIT_TIMEOUT, VERB_ERR, ERR_SLOW);
+			break;
+		}
 		conn_say(c, cn, "peer %s: no HELLO within %lld second%s",
 		    cn->name, secs, secs == 1 ? "" : "s");
 		/* Only the listener has said HELLO, so only it may say ERR. */
@@ -3101,9 +3415,10 @@ conn_timeout(struct chat *c, struct conn *cn)
 			conn_end(c, cn, CHAT_EXIT_TIMEOUT, END_CLOSE);
 		break;
 	case DL_TURN:
-		conn_say(c, cn, "peer %s: no answer within %lld second%s",
-		    cn->name, secs, secs == 1 ? "" : "s");
-		conn_last(c, cn, CHAT_EXIT_TIMEOUT, VERB_QUIT, NULL);
+		snprintf(reason, sizeof(reason), "no answer within %lld "
+		    "second%s", secs, secs == 1 ? "" : "s");
+		conn_say(c, cn, "peer %s: %s", cn->name, reason);
+		conn_last(c, cn, CHAT_EXIT_TIMEOUT, VERB_QUIT, reason);
 		break;
 	case DL_FRAME:
 		secs = frame_ms(c) / 1000;
@@ -3263,15 +3578,26 @@ chat_show_wrapped(struct chat *c, const char *s, size_t n, size_t *col)
 static void
 chat_show(struct chat *c, const char *text, size_t len)
 {
-	static const char head[] = "They say: ";
-	struct iovec iov[3] = {
-		{ (void *)head, sizeof(head) - 1 },
-		{ (void *)text, len },
-		{ "\n", 1 }
-	};
-	size_t pos = 0, n = sizeof(head) - 1, col = SHOW_INDENT, piece;
+	static const char they[] = "They say: ";
+	char named[CHAT_NAME_MAX + sizeof(" says: ")], reason[REASON_MAX];
+	const char *head = they;
+	struct iovec iov[3];
+	size_t pos = 0, n = sizeof(they) - 1, col = SHOW_INDENT, piece;
 	int r = 0, wrap = c->ed != NULL && c->out_cols > 2 * SHOW_INDENT;
 
+	if (c->show_names && c->peer->their_name[0] != '\0') {
+		n = (size_t)snprintf(named, sizeof(named), "%s says: ",
+		    c->peer->their_name);
+		head = named;
+		if (wrap)
+			col = ed_width(named, 0, n);
+	}
+	iov[0].iov_base = (void *)head;
+	iov[0].iov_len = n;
+	iov[1].iov_base = (void *)text;
+	iov[1].iov_len = len;
+	iov[2].iov_base = "\n";
+	iov[2].iov_len = 1;
 	ed_hide(c, 1);
 	if (display_plain(text, len) == len && !wrap)
 		r = io_write_all(c, c->out.fd, c->out.kind, iov, 3, -1);
@@ -3304,19 +3630,21 @@ chat_show(struct chat *c, const char *text, size_t len)
 	/* Nobody reads our output any more: end as if QUIT was typed. */
 	c->local_gone = 1;
 	if (errno == EPIPE) {
-		chat_quit(c, CHAT_EXIT_OK);
+		chat_quit(c, CHAT_EXIT_OK, "stdout closed");
 		return;
 	}
-	say(c, SAY_ERROR, "write stdout: %s", strerror(errno));
-	chat_quit(c, CHAT_EXIT_IO);
+	snprintf(reason, sizeof(reason), "write stdout: %s", strerror(errno));
+	say(c, SAY_ERROR, "%s", reason);
+	chat_quit(c, CHAT_EXIT_IO, reason);
 }
 
-/* End the conversation from our side, if there is one: QUIT to the peer. */
+/* End the conversation from our side, if there is one: QUIT to the peer,
+ * with the reason (chat/2), if there is one. */
 static void
-chat_quit(struct chat *c, int status)
+chat_quit(struct chat *c, int status, const char *reason)
 {
 	if (c->peer != NULL)
-		conn_last(c, c->peer, status, VERB_QUIT, NULL);
+		conn_last(c, c->peer, status, VERB_QUIT, reason);
 }
 
 /* cn's HELLO is done: from now on its frames go to the frame buffer,
@@ -3344,49 +3672,283 @@ reason_show(char *shown, const char *payload, size_t plen)
 static void
 chat_busy(struct chat *c, struct conn *cn)
 {
-	say(c, SAY_ERROR, "connect %s: busy: the listener is in another "
-	    "conversation", c->where);
+	if (c->wait_quiet)
+		c->waiting = "busy";
+	else
+		say(c, SAY_ERROR, "connect %s: busy: the listener is in "
+		    "another conversation", c->where);
 	conn_end(c, cn, CHAT_EXIT_BUSY, END_CLOSE);
 }
 
-/* A frame from cn while it is in HELLO: the handshake. */
+/* Whether an ERR reason is one about the secret, which a connector
+ * exits 8 for. */
+static int
+reason_is_auth(const char *reason, size_t len)
+{
+	static const char *const auth[] = { ERR_NEED_SECRET, ERR_NO_SECRET,
+		ERR_WRONG };
+	size_t i;
+
+	for (i = 0; i < sizeof(auth) / sizeof(auth[0]); i++)
+		if (len == strlen(auth[i]) && memcmp(reason, auth[i], len) == 0)
+			return 1;
+	return len > sizeof(ERR_BLOCKED) && memcmp(reason, ERR_BLOCKED " ",
+	    sizeof(ERR_BLOCKED)) == 0;
+}
+
+/* ERR during the handshake. A listener drops that candidate (a stranger's
+ * line); a connector was refused: exit 8 if over the secret, else 5
+ * before the HELLOs (the listener is full), 4 after. */
+static void
+chat_refused(struct chat *c, struct conn *cn, const char *payload,
+    size_t plen)
+{
+	char reason[REASON_SHOWN];
+	int status = reason_is_auth(payload, plen) ? CHAT_EXIT_AUTH :
+	    cn->state == CONN_HELLO ? CHAT_EXIT_BUSY : CHAT_EXIT_PEER;
+
+	reason_show(reason, payload, plen);
+	if (c->listening)
+		conn_say(c, cn, "peer %s: peer reported: %s", cn->name, reason);
+	else if (c->wait_quiet && status == CHAT_EXIT_BUSY)
+		c->waiting = "full";
+	else
+		say(c, SAY_ERROR, "connect %s: refused: %s", c->where, reason);
+	conn_end(c, cn, status, END_CLOSE);
+}
+
+/* QUIT from the peer: it ended the conversation, for a reason if it gave
+ * one (chat/2; chat/1 ignores a QUIT's payload). */
+static void
+chat_ended(struct chat *c, struct conn *cn, const char *payload, size_t plen)
+{
+	char reason[REASON_SHOWN];
+
+	if (cn->version >= 2 && plen > 0) {
+		reason_show(reason, payload, plen);
+		say(c, SAY_STATUS, "They ended the conversation: %s.", reason);
+	} else
+		say(c, SAY_STATUS, "They ended the conversation.");
+	conn_end(c, cn, CHAT_EXIT_OK, END_CLOSE);
+}
+
+/* The handshake is done: cn is the conversation, and the listener speaks
+ * first. Every other candidate is told BUSY. */
+static void
+chat_welcome(struct chat *c, struct conn *cn)
+{
+	const char *at = cn->their_name[0] != '\0' ? " at " : "";
+	struct conn *other;
+
+	chat_converse(c, cn);
+	if (!c->listening) {
+		say(c, SAY_STATUS, "Connected to %s%s%s", cn->their_name, at,
+		    cn->name);
+		chat_their_turn(c);
+		return;
+	}
+	say(c, SAY_STATUS, "Connection from %s%s%s", cn->their_name, at,
+	    cn->name);
+	for (other = c->conns; other < c->conns_end; other++)
+		if (conn_in_handshake(other) && other != cn)
+			chat_turn_away_candidate(c, other);
+	chat_our_turn(c);
+}
+
+/* We have a secret and cn cannot prove it has one: it speaks chat/1, or
+ * sent no NONCE. */
+static void
+chat_unproved(struct chat *c, struct conn *cn)
+{
+	if (c->listening)
+		stranger(c, STRANGER_AUTH, SAY_STATUS, "Turned away %s: no "
+		    "secret", cn->name);
+	else
+		say(c, SAY_ERROR, "connect %s: the listener %s", c->where,
+		    cn->version < 2 ? "speaks chat/1 only, which has no "
+		    "secret" : "has no secret");
+	conn_last(c, cn, CHAT_EXIT_AUTH, VERB_ERR, ERR_NEED_SECRET);
+}
+
+/* Our introduction to cn, which speaks chat/2: a NONCE if we have a
+ * secret, then our NAME (none: "NAME"). Returns 0, or -1 if cn ended. */
+static int
+chat_introduce(struct chat *c, struct conn *cn)
+{
+	unsigned char nonce[CHAT_NONCE_SIZE];
+
+	if (c->secret != NULL && getentropy(nonce, sizeof(nonce)) < 0) {
+		say(c, SAY_ERROR, "getentropy: %s", strerror(errno));
+		conn_end(c, cn, CHAT_EXIT_IO, END_CLOSE);
+		return -1;
+	}
+	if (c->secret != NULL) {
+		hex_encode(cn->nonce, nonce, sizeof(nonce));
+		if (conn_send(c, cn, VERB_NONCE, cn->nonce, CHAT_HEX_LEN) < 0) {
+			conn_gone(c, cn, errno);
+			return -1;
+		}
+	}
+	if (conn_send(c, cn, VERB_NAME, c->name[0] != '\0' ? c->name : NULL,
+	    strlen(c->name)) < 0) {
+		conn_gone(c, cn, errno);
+		return -1;
+	}
+	return 0;
+}
+
+/* role's proof for cn's two nonces, into proof (CHAT_HEX_LEN + 1). */
+static void
+conn_proof(const struct chat *c, const struct conn *cn, const char *role,
+    char *proof)
+{
+	chat_proof(c->secret, c->secret_len, role,
+	    c->listening ? cn->nonce : cn->their_nonce,
+	    c->listening ? cn->their_nonce : cn->nonce, proof);
+}
+
+/* Send cn our PROOF. Returns 0, or -1 if cn ended. */
+static int
+chat_prove(struct chat *c, struct conn *cn)
+{
+	char proof[CHAT_HEX_LEN + 1];
+
+	conn_proof(c, cn, c->listening ? "listener" : "connector", proof);
+	if (conn_send(c, cn, VERB_PROOF, proof, CHAT_HEX_LEN) == 0)
+		return 0;
+	conn_gone(c, cn, errno);
+	return -1;
+}
+
+/* HELLO from cn: the versions agree on the highest both speak. A
+ * connector answers with its HELLO (and in chat/2 introduces itself). */
 static void
 chat_hello(struct chat *c, struct conn *cn, enum verb verb,
     const char *payload, size_t plen)
 {
-	char reason[REASON_SHOWN];
-	struct conn *other;
-
-	if (verb == VERB_ERR) {
-		reason_show(reason, payload, plen);
-		if (c->listening)
-			conn_say(c, cn, "peer %s: peer reported: %s", cn->name,
-			    reason);
-		else	/* before its HELLO: the listener will not take us */
-			say(c, SAY_ERROR, "connect %s: refused: %s", c->where,
-			    reason);
-		conn_end(c, cn, CHAT_EXIT_BUSY, END_CLOSE);
-	} else if (verb == VERB_BUSY && !c->listening)
-		chat_busy(c, cn);
-	else if (verb != VERB_HELLO)
+	if (verb != VERB_HELLO)
 		conn_violation(c, cn, ERR_BAD_HELLO);
-	else if (!hello_speaks(payload, plen))
+	else if ((cn->version = hello_version(payload, plen)) == 0)
 		conn_violation(c, cn, ERR_VERSION);
-	else if (c->listening) {
-		chat_converse(c, cn);
-		say(c, SAY_STATUS, "Connection from %s", cn->name);
-		for (other = c->conns; other < c->conns_end; other++)
-			if (other->state == CONN_HELLO && other != cn)
-				chat_turn_away_candidate(c, other);
-		chat_our_turn(c);
-	} else if (conn_send(c, cn, VERB_HELLO, CHAT_PROTOCOL,
-	    sizeof(CHAT_PROTOCOL) - 1) < 0)
+	else if (cn->version < 2 && c->secret != NULL)
+		chat_unproved(c, cn);
+	else if (!c->listening && conn_send(c, cn, VERB_HELLO, CHAT_PROTOCOLS,
+	    sizeof(CHAT_PROTOCOLS) - 1) < 0)
 		conn_gone(c, cn, errno);
-	else {
-		chat_converse(c, cn);
-		say(c, SAY_STATUS, "Connected to %s", cn->name);
-		chat_their_turn(c);
+	else if (cn->version < 2)
+		chat_welcome(c, cn);
+	else if (c->listening || chat_introduce(c, cn) == 0)
+		conn_handshake(c, cn, CONN_INTRO);
+}
+
+/* chat/2: cn introduces itself: a NONCE if it has a secret, then its
+ * NAME. The listener answers with its own; with a secret, the connector
+ * then proves first (see chat_proved()). */
+static void
+chat_intro(struct chat *c, struct conn *cn, enum verb verb,
+    const char *payload, size_t plen)
+{
+	char shown[REASON_SHOWN];
+
+	if (verb == VERB_NONCE && cn->their_nonce[0] == '\0' &&
+	    hex_valid(payload, plen) && (c->secret != NULL || c->listening)) {
+		if (c->secret == NULL) {
+			stranger(c, STRANGER_AUTH, SAY_STATUS, "Turned away "
+			    "%s: it has a secret, this listener none",
+			    cn->name);
+			conn_last(c, cn, CHAT_EXIT_AUTH, VERB_ERR,
+			    ERR_NO_SECRET);
+			return;
+		}
+		memcpy(cn->their_nonce, payload, CHAT_HEX_LEN);
+		cn->their_nonce[CHAT_HEX_LEN] = '\0';
+		conn_handshake(c, cn, CONN_INTRO);
+		return;
 	}
+	if (verb != VERB_NAME) {
+		conn_violation(c, cn, ERR_HANDSHAKE);
+		return;
+	}
+	if (plen > 0 && !name_valid(payload, plen)) {
+		reason_show(shown, payload, plen);
+		conn_say(c, cn, "peer %s: protocol error: bad name '%s'",
+		    cn->name, shown);
+		conn_last(c, cn, CHAT_EXIT_PEER, VERB_ERR, ERR_BAD_NAME);
+		return;
+	}
+	memcpy(cn->their_name, payload, plen);
+	cn->their_name[plen] = '\0';
+	if (c->secret != NULL && cn->their_nonce[0] == '\0')
+		chat_unproved(c, cn);
+	else if (c->listening && chat_introduce(c, cn) < 0)
+		return;
+	else if (c->secret == NULL)
+		chat_welcome(c, cn);
+	else if (c->listening || chat_prove(c, cn) == 0)
+		conn_handshake(c, cn, CONN_PROOF);
+}
+
+/*
+ * chat/2 with a secret: cn's PROOF. The connector proves first, so a
+ * stranger learns nothing from the listener (no proof of it to attack
+ * offline) until it has proved it knows the secret. A wrong proof counts
+ * against its source; CHAT_LOCKOUT_TRIES of them within
+ * CHAT_LOCKOUT_SECS block the source for --block.
+ */
+static void
+chat_proved(struct chat *c, struct conn *cn, enum verb verb,
+    const char *payload, size_t plen)
+{
+	char want[CHAT_HEX_LEN + 1], who[HOST_NUM_MAX + 4];
+
+	if (verb != VERB_PROOF) {
+		conn_violation(c, cn, ERR_HANDSHAKE);
+		return;
+	}
+	conn_proof(c, cn, c->listening ? "connector" : "listener", want);
+	if (plen == CHAT_HEX_LEN && equal_in_constant_time(
+	    (const unsigned char *)payload, (const unsigned char *)want,
+	    CHAT_HEX_LEN)) {
+		if (!c->listening || chat_prove(c, cn) == 0)
+			chat_welcome(c, cn);
+		return;
+	}
+	if (!c->listening)
+		say(c, SAY_ERROR, "connect %s: the listener does not know the "
+		    "secret", c->where);
+	else if (lockout_fail(c->lockout, cn->source, c->clock(),
+	    c->block_ms) < 0)
+		stranger(c, STRANGER_AUTH, SAY_STATUS, "Turned away %s: wrong "
+		    "secret", cn->name);
+	else {
+		net_source_name(cn->source, who, sizeof(who));
+		stranger(c, STRANGER_BLOCKED, SAY_STATUS, "Turned away %s: "
+		    "wrong secret, %d in %d minutes: %s is blocked for %lld "
+		    "seconds", cn->name, CHAT_LOCKOUT_TRIES,
+		    CHAT_LOCKOUT_SECS / 60, who, c->block_ms / 1000);
+	}
+	conn_last(c, cn, CHAT_EXIT_AUTH, VERB_ERR, ERR_WRONG);
+}
+
+/* A frame from cn before the conversation: the handshake. */
+static void
+chat_handshake(struct chat *c, struct conn *cn, enum verb verb,
+    const char *payload, size_t plen)
+{
+	if (verb == VERB_ERR)
+		chat_refused(c, cn, payload, plen);
+	else if (verb == VERB_BUSY && !c->listening)
+		chat_busy(c, cn);
+	else if (cn->state == CONN_HELLO)
+		chat_hello(c, cn, verb, payload, plen);
+	else if (verb == VERB_QUIT && c->listening)
+		conn_end(c, cn, CHAT_EXIT_OK, END_CLOSE);  /* a candidate left */
+	else if (verb == VERB_QUIT)	/* the listener is done */
+		chat_ended(c, cn, payload, plen);
+	else if (cn->state == CONN_INTRO)
+		chat_intro(c, cn, verb, payload, plen);
+	else
+		chat_proved(c, cn, verb, payload, plen);
 }
 
 /* Act on one frame from cn, according to its state. */
@@ -3398,14 +3960,13 @@ chat_frame(struct chat *c, struct conn *cn, const char *line, size_t len)
 	size_t plen;
 	enum verb verb = frame_parse(line, len, &payload, &plen);
 
-	if (cn->state == CONN_HELLO) {
-		chat_hello(c, cn, verb, payload, plen);
+	if (conn_in_handshake(cn)) {
+		chat_handshake(c, cn, verb, payload, plen);
 		return;
 	}
 	switch (verb) {
 	case VERB_QUIT:
-		say(c, SAY_STATUS, "They ended the conversation.");
-		conn_end(c, cn, CHAT_EXIT_OK, END_CLOSE);
+		chat_ended(c, cn, payload, plen);
 		break;
 	case VERB_ERR:
 		reason_show(reason, payload, plen);
@@ -3436,6 +3997,12 @@ chat_frame(struct chat *c, struct conn *cn, const char *line, size_t len)
 		break;
 	case VERB_HELLO:
 		conn_violation(c, cn, ERR_OUT_OF_TURN);
+		break;
+	case VERB_NAME:
+	case VERB_NONCE:
+	case VERB_PROOF:	/* chat/2's handshake; chat/1 has no such */
+		conn_violation(c, cn, cn->version >= 2 ? ERR_OUT_OF_TURN :
+		    ERR_UNKNOWN);
 		break;
 	default:
 		conn_violation(c, cn, ERR_UNKNOWN);
@@ -3470,7 +4037,7 @@ chat_input(struct chat *c, struct conn *cn)
 		return;
 	}
 	linebuf_fill(&cn->in, n);
-	while (cn->state == CONN_HELLO || cn->state == CONN_OURS ||
+	while (conn_in_handshake(cn) || cn->state == CONN_OURS ||
 	    cn->state == CONN_THEIRS) {
 		switch (linebuf_next(&cn->in, &line, &len)) {
 		case LINE_OK:
@@ -3478,7 +4045,8 @@ chat_input(struct chat *c, struct conn *cn)
 			break;
 		case LINE_TOOLONG:
 			conn_violation(c, cn, cn->state == CONN_HELLO ?
-			    ERR_BAD_HELLO : ERR_TOO_LONG);
+			    ERR_BAD_HELLO : conn_in_handshake(cn) ?
+			    ERR_HANDSHAKE : ERR_TOO_LONG);
 			return;
 		case LINE_NONE:
 			if (linebuf_pending(&cn->in))
@@ -3492,7 +4060,7 @@ chat_input(struct chat *c, struct conn *cn)
 static void
 chat_stdin_input(struct chat *c)
 {
-	char keys[4096];
+	char keys[4096], reason[REASON_MAX];
 	size_t room;
 	ssize_t n;
 	char *space = linebuf_space(&c->in, &room);
@@ -3505,10 +4073,12 @@ chat_stdin_input(struct chat *c)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n < 0) {
-		say(c, SAY_ERROR, "read stdin: %s", strerror(errno));
+		snprintf(reason, sizeof(reason), "read stdin: %s",
+		    strerror(errno));
+		say(c, SAY_ERROR, "%s", reason);
 		c->in_eof = c->local_gone = 1;
 		c->status = CHAT_EXIT_IO;
-		chat_quit(c, CHAT_EXIT_IO);
+		chat_quit(c, CHAT_EXIT_IO, reason);
 		return;
 	}
 	if (n == 0)
@@ -3526,6 +4096,7 @@ chat_stdin_input(struct chat *c)
 static int
 chat_our_line(struct chat *c)
 {
+	char reason[REASON_MAX];
 	const char *line;
 	size_t len;
 	enum line_result r;
@@ -3544,19 +4115,20 @@ chat_our_line(struct chat *c)
 	}
 	if (r == LINE_TOOLONG) {
 		/* A script that lost a line is out of step with its peer. */
-		say(c, SAY_ERROR, "stdin line %lu too long (more than %d "
-		    "bytes): not sent", c->in_lineno, CHAT_TEXT_MAX);
+		snprintf(reason, sizeof(reason), "stdin line %lu too long "
+		    "(more than %d bytes)", c->in_lineno, CHAT_TEXT_MAX);
+		say(c, SAY_ERROR, "%s: not sent", reason);
 		c->in_eof = c->local_gone = 1;
 		linebuf_init(&c->in, c->in_data, sizeof(c->in_data),
 		    CHAT_TEXT_MAX);
-		chat_quit(c, CHAT_EXIT_IO);
+		chat_quit(c, CHAT_EXIT_IO, reason);
 		return 1;
 	}
 	if (r == LINE_OK)	/* Enter ended it, or Ctrl-D after text */
 		prompt_end(c, !c->in_eof);
 	if (r == LINE_NONE || (len == 4 && memcmp(line, "QUIT", 4) == 0)) {
 		say(c, SAY_STATUS, "You ended the conversation.");
-		chat_quit(c, CHAT_EXIT_OK);
+		chat_quit(c, CHAT_EXIT_OK, NULL);
 		return 1;
 	}
 	/* Quiet first: keys typed once the peer has our line are theirs. */
@@ -3627,9 +4199,10 @@ chat_accept(struct chat *c, int listen_fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
-	unsigned char source[SOURCE_LEN];
-	char name[PEER_NAME_MAX];
+	unsigned char source[CHAT_SOURCE_LEN];
+	char name[PEER_NAME_MAX], reason[64], why[64];
 	struct conn *cn;
+	long long left, secs;
 	int fd, held = 0, same = 0;
 
 	memset(&ss, 0, sizeof(ss));
@@ -3646,6 +4219,20 @@ chat_accept(struct chat *c, int listen_fd)
 		return;		/* gone again (ECONNABORTED) or EAGAIN */
 	c->accept_failing = 0;
 	net_name((struct sockaddr *)&ss, sslen, name, sizeof(name));
+	net_source(&ss, source);
+	/* A blocked source learns for how long, busy or not. */
+	if (c->secret != NULL && (left = lockout_left(c->lockout, source,
+	    c->clock())) > 0) {
+		secs = (left + 999) / 1000;
+		snprintf(reason, sizeof(reason), ERR_BLOCKED " %lld second%s "
+		    "after %d wrong secrets", secs, secs == 1 ? "" : "s",
+		    CHAT_LOCKOUT_TRIES);
+		snprintf(why, sizeof(why), "blocked for %lld more second%s",
+		    secs, secs == 1 ? "" : "s");
+		chat_turn_away(c, fd, name, VERB_ERR, reason, STRANGER_AUTH,
+		    why);
+		return;
+	}
 	/* BUSY at once, then close: never keep a stranger waiting, and
 	 * never let one disturb the conversation in progress. */
 	if (c->peer != NULL) {
@@ -3653,12 +4240,11 @@ chat_accept(struct chat *c, int listen_fd)
 		    "busy");
 		return;
 	}
-	net_source(&ss, source);
 	for (cn = c->conns; cn < c->conns_end; cn++) {
 		if (cn->state == CONN_FREE)
 			continue;
 		held++;
-		same += memcmp(cn->source, source, SOURCE_LEN) == 0;
+		same += memcmp(cn->source, source, CHAT_SOURCE_LEN) == 0;
 	}
 	if (same >= CANDIDATES_PER_SOURCE)
 		chat_turn_away(c, fd, name, VERB_ERR, ERR_SOURCE,
@@ -3669,8 +4255,8 @@ chat_accept(struct chat *c, int listen_fd)
 		    "full");
 	else {
 		net_tune(fd);
-		if (conn_send(c, cn, VERB_HELLO, CHAT_PROTOCOL,
-	    sizeof(CHAT_PROTOCOL) - 1) < 0)
+		if (conn_send(c, cn, VERB_HELLO, CHAT_PROTOCOLS,
+		    sizeof(CHAT_PROTOCOLS) - 1) < 0)
 			conn_gone(c, cn, errno);
 	}
 }
@@ -3683,15 +4269,18 @@ chat_stop(struct chat *c)
 	const char *name = stop_signal == SIGINT ? "SIGINT" :
 	    stop_signal == SIGTERM ? "SIGTERM" :
 	    stop_signal == SIGQUIT ? "SIGQUIT" : "SIGHUP";
+	char reason[32];
 	struct conn *cn;
 
 	if (stranger_counted(c))
 		stranger_summary(c);
-	say(c, SAY_ERROR, "interrupted by %s", name);
+	snprintf(reason, sizeof(reason), "interrupted by %s", name);
+	say(c, SAY_ERROR, "%s", reason);
 	/* QUIT only in the conversation: after our HELLO, and never
 	 * after half a frame (conn_gone() closed that one). */
 	if (c->peer != NULL && c->peer->state != CONN_HELLO &&
-	    conn_send(c, c->peer, VERB_QUIT, NULL, 0) == 0)
+	    conn_send(c, c->peer, VERB_QUIT, c->peer->version >= 2 ? reason :
+	    NULL, strlen(reason)) == 0)
 		shutdown(c->peer->fd, SHUT_WR);
 	c->peer = NULL;
 	for (cn = c->conns; cn < c->conns_end; cn++)
@@ -3715,6 +4304,16 @@ chat_new(const struct chat_config *cfg)
 	c->once = cfg->once;
 	c->timeout_ms = cfg->timeout_ms;
 	c->where = cfg->where;
+	c->name = cfg->name != NULL ? cfg->name : "";
+	c->show_names = cfg->show_names;
+	c->secret = cfg->secret;
+	c->secret_len = cfg->secret_len;
+	c->block_ms = cfg->block_ms;
+	if (c->secret != NULL && c->listening &&
+	    (c->lockout = calloc(1, sizeof(*c->lockout))) == NULL) {
+		free(c);
+		return NULL;
+	}
 	c->clock = cfg->clock ? cfg->clock : clock_monotonic_ms;
 	c->in_fd = cfg->in_fd;
 	c->in_tty = isatty(cfg->in_fd);
@@ -3746,6 +4345,7 @@ chat_free(struct chat *c)
 			close(c->listen_fd[i]);
 	local_close(&c->out);
 	local_close(&c->err);
+	free(c->lockout);
 	free(c);
 }
 
@@ -3766,7 +4366,7 @@ chat_serve(struct chat *c, int listen_fd)
 int
 chat_begin(struct chat *c, int fd, const char *name)
 {
-	static const unsigned char none[SOURCE_LEN];
+	static const unsigned char none[CHAT_SOURCE_LEN];
 
 	c->peer = conn_open(c, fd, name, none);
 	term_quiet();
@@ -3826,7 +4426,7 @@ chat_step(struct chat *c)
 			continue;
 		/* Done: a candidate waits for a conversation that will
 		 * never be. It has our HELLO, so QUIT is the goodbye. */
-		if (done && cn->state == CONN_HELLO && cn != c->peer)
+		if (done && conn_in_handshake(cn) && cn != c->peer)
 			conn_last(c, cn, CHAT_EXIT_OK, VERB_QUIT, NULL);
 		if (cn->state == CONN_FREE)
 			continue;
@@ -3905,6 +4505,51 @@ chat_step(struct chat *c)
 
 /* === main ================================================================= */
 
+/*
+ * --connect: connect, then converse. With --wait (wait_ms >= 0), a
+ * listener that is busy, full or not listening yet is tried again, after
+ * 0.1 s, then twice as long each time up to 1 s, until it serves us or
+ * wait_ms have passed; then one last try reports as without --wait.
+ * Returns the exit status.
+ */
+static int
+chat_connect(struct chat *c, const struct endpoint *ep, long long wait_ms)
+{
+	char name[PEER_NAME_MAX];
+	long long deadline = c->clock() + wait_ms, pause = 100, left;
+	struct timespec ts;
+	int fd, status, said = 0;
+
+	for (;;) {
+		c->wait_quiet = wait_ms >= 0 && c->clock() < deadline;
+		c->waiting = NULL;
+		c->status = CHAT_EXIT_OK;
+		c->conversations = 0;
+		if ((fd = net_connect(c, ep, name, sizeof(name))) >= 0)
+			chat_begin(c, fd, name);
+		if (c->peer != NULL)
+			while ((status = chat_step(c)) < 0)
+				continue;
+		else
+			status = c->status;
+		if (c->waiting == NULL || stop_signal)
+			break;
+		if (!said++)
+			say(c, SAY_STATUS, "Waiting for %s (%s), up to %lld "
+			    "second%s.", c->where, c->waiting, wait_ms / 1000,
+			    wait_ms == 1000 ? "" : "s");
+		left = deadline - c->clock();
+		wait_until(c, c->clock() + (left < pause ? left : pause), &ts);
+		compat_wait(NULL, 0, &ts, &wait_mask);	/* Ctrl-C ends it */
+		pause = pause * 2 > 1000 ? 1000 : pause * 2;
+	}
+	if (stop_signal && status != CHAT_EXIT_SIGNAL) {
+		chat_stop(c);
+		status = c->status;
+	}
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -3913,6 +4558,11 @@ main(int argc, char **argv)
 		{ "connect", required_argument, NULL, 'c' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "show-names", no_argument, NULL, 's' },
+		{ "secret-file", required_argument, NULL, 'S' },
+		{ "block", required_argument, NULL, 'b' },
+		{ "wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -3920,18 +4570,22 @@ main(int argc, char **argv)
 	struct chat_config cfg;
 	struct chat *c;
 	struct endpoint ep;
-	char name[PEER_NAME_MAX];
-	const char *spec = NULL, *why;
-	int ch, mode = 0, help = 0, version = 0, fd, status, n;
+	static unsigned char secret[SECRET_MAX + 1];
+	char shown[CHAT_ESCAPED_MAX(CHAT_NAME_MAX) + 1];
+	const char *spec = NULL, *why, *secret_file = NULL;
+	int ch, mode = 0, help = 0, version = 0, status, n, block = 0;
 	int fds[LISTEN_MAX];
+	long long wait_ms = -1;
+	ssize_t secret_len;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.timeout_ms = -1;
+	cfg.block_ms = BLOCK_SECS * 1000LL;
 	cfg.in_fd = STDIN_FILENO;
 	cfg.out_fd = STDOUT_FILENO;
 	cfg.err_fd = STDERR_FILENO;
 	opterr = 0;		/* our own messages, with our own name */
-	while ((ch = getopt_long(argc, argv, ":l:c:t:hV", longopts,
+	while ((ch = getopt_long(argc, argv, ":l:c:t:n:hV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'l':
@@ -3954,6 +4608,36 @@ main(int argc, char **argv)
 				    TIMEOUT_MAX_SECS);
 				return CHAT_EXIT_USAGE;
 			}
+			break;
+		case 'n':
+			if (!name_valid(optarg, strlen(optarg))) {
+				n = strlen(optarg) > CHAT_NAME_MAX ?
+				    CHAT_NAME_MAX : (int)strlen(optarg);
+				shown[display_escape(shown, optarg, n)] = '\0';
+				warn_usage("bad --name '%s%s': 1 to %d bytes "
+				    "of printable UTF-8, no spaces", shown,
+				    strlen(optarg) > CHAT_NAME_MAX ? "..." : "",
+				    CHAT_NAME_MAX);
+				return CHAT_EXIT_USAGE;
+			}
+			cfg.name = optarg;
+			break;
+		case 's':
+			cfg.show_names = 1;
+			break;
+		case 'S':
+			secret_file = optarg;
+			break;
+		case 'b':
+		case 'w':
+			if (parse_seconds(optarg, ch == 'b' ? &cfg.block_ms :
+			    &wait_ms) < 0) {
+				warn_usage("bad --%s '%s': expected seconds "
+				    "from 1 to %d", ch == 'b' ? "block" :
+				    "wait", optarg, TIMEOUT_MAX_SECS);
+				return CHAT_EXIT_USAGE;
+			}
+			block |= ch == 'b';
 			break;
 		case 'h':
 			help = 1;
@@ -3987,7 +4671,7 @@ main(int argc, char **argv)
 		return CHAT_EXIT_OK;
 	}
 	if (version) {
-		printf("chat %s\nprotocol %s\n", CHAT_VERSION, CHAT_PROTOCOL);
+		printf("chat %s\nprotocols %s\n", CHAT_VERSION, CHAT_PROTOCOLS);
 		return CHAT_EXIT_OK;
 	}
 	if (mode == 0 || spec == NULL) {
@@ -3995,8 +4679,22 @@ main(int argc, char **argv)
 		    "HOST:PORT");
 		return CHAT_EXIT_USAGE;
 	}
-	if (cfg.once && mode != 'l') {
-		warn_usage("--once needs --listen");
+	if ((cfg.once || block) && mode != 'l') {
+		warn_usage("--%s needs --listen", cfg.once ? "once" : "block");
+		return CHAT_EXIT_USAGE;
+	}
+	if (wait_ms >= 0 && mode != 'c') {
+		warn_usage("--wait needs --connect");
+		return CHAT_EXIT_USAGE;
+	}
+	if ((secret_len = secret_load(secret_file, secret, SECRET_MAX)) < 0)
+		return CHAT_EXIT_USAGE;
+	if (secret_len > 0) {
+		cfg.secret = secret;
+		cfg.secret_len = (size_t)secret_len;
+	} else if (block) {
+		warn_usage("--block needs a secret (--secret-file FILE or "
+		    "CHAT_SECRET)");
 		return CHAT_EXIT_USAGE;
 	}
 
@@ -4021,12 +4719,12 @@ main(int argc, char **argv)
 	}
 	else if (cfg.listening)
 		c->status = CHAT_EXIT_NET;
-	else if ((fd = net_connect(c, &ep, name, sizeof(name))) >= 0)
-		chat_begin(c, fd, name);
-	if (stop_signal)	/* while resolving, binding or connecting */
+	if (stop_signal)	/* while resolving or binding */
 		chat_stop(c);
 	status = c->status;
-	if (c->listen_fd[0] >= 0 || c->peer != NULL)
+	if (!cfg.listening)
+		status = chat_connect(c, &ep, wait_ms);
+	else if (c->listen_fd[0] >= 0)
 		while ((status = chat_step(c)) < 0)
 			continue;
 	ed_close(c);

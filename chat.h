@@ -9,8 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CHAT_VERSION	"1.0.0"
-#define CHAT_PROTOCOL	"chat/1"
+#define CHAT_VERSION	"1.1.0"
+/* The protocol versions chat speaks, as its HELLO lists them. */
+#define CHAT_PROTOCOLS	"chat/1 chat/2"
+/* The highest of them. */
+#define CHAT_PROTOCOL_MAX	2
 
 /* The longest frame, not counting its LF and a CR before it. */
 #define CHAT_FRAME_MAX	65536
@@ -25,6 +28,19 @@
  * seconds, however its bytes trickle in: a started frame holds memory and
  * the listener, so it gets a deadline, not an idle timer. */
 #define CHAT_FRAME_SECS	10
+/* A chat/2 name: 1 to this many bytes of printable UTF-8, no spaces. */
+#define CHAT_NAME_MAX	32
+/* A chat/2 nonce and proof: 32 bytes, sent as 64 lowercase hex digits. */
+#define CHAT_NONCE_SIZE	32
+#define CHAT_HEX_LEN	64
+/* Failed proofs from one source: this many within CHAT_LOCKOUT_SECS block
+ * it; a table of CHAT_LOCKOUT_MAX sources remembers them. */
+#define CHAT_LOCKOUT_TRIES	3
+#define CHAT_LOCKOUT_SECS	600
+#define CHAT_LOCKOUT_MAX	256
+/* The source a connection counts against: a family byte, then an IPv4
+ * address or an IPv6 /64. */
+#define CHAT_SOURCE_LEN	9
 /* The longest host name or address an endpoint may hold. */
 #define CHAT_HOST_MAX	255
 /* display_escape() writes at most this many bytes for n input bytes: no
@@ -43,7 +59,8 @@ enum chat_exit {
 	CHAT_EXIT_PEER = 4,	/* peer vanished, broke the protocol, sent ERR */
 	CHAT_EXIT_BUSY = 5,	/* the listener is busy, or refused us */
 	CHAT_EXIT_TIMEOUT = 6,	/* no answer within --timeout, or no HELLO */
-	CHAT_EXIT_SIGNAL = 7	/* SIGINT, SIGTERM or SIGHUP */
+	CHAT_EXIT_SIGNAL = 7,	/* SIGINT, SIGTERM, SIGHUP or SIGQUIT */
+	CHAT_EXIT_AUTH = 8	/* the secret was not proved, or blocked */
 };
 
 /* === Line framing: bytes in, LF-terminated lines out ==================== */
@@ -95,13 +112,17 @@ int linebuf_pending(const struct linebuf *lb);
 /* === Frames: verb, then optionally one space and the payload ============ */
 
 enum verb { VERB_UNKNOWN, VERB_HELLO, VERB_MSG, VERB_QUIT, VERB_BUSY,
-	VERB_ERR };
+	VERB_ERR, VERB_NAME, VERB_NONCE, VERB_PROOF };
 
 /* Split a line into its verb and payload (empty when absent). */
 enum verb frame_parse(const char *line, size_t len, const char **payload,
     size_t *plen);
-/* Whether a HELLO payload lists the version we speak, CHAT_PROTOCOL. */
-int hello_speaks(const char *payload, size_t plen);
+/* The highest protocol version that a HELLO payload lists and chat
+ * speaks (1 for chat/1, 2 for chat/2), or 0 if none. */
+int hello_version(const char *payload, size_t plen);
+/* Whether len bytes are a chat/2 name: 1 to CHAT_NAME_MAX bytes of UTF-8
+ * that display_escape() leaves as it is, with no space or tab. */
+int name_valid(const char *name, size_t len);
 
 /* === Endpoints: [HOST:]PORT, [V6ADDR]:PORT ============================== */
 
@@ -172,6 +193,38 @@ void hmac_sha256(const void *key, size_t keylen, const void *msg,
 int equal_in_constant_time(const unsigned char *a, const unsigned char *b,
     size_t n);
 
+/* === chat/2's proofs and lockout ======================================== */
+
+/* The proof of role ("listener" or "connector") for the two nonces (hex,
+ * as sent): HMAC-SHA256 under the secret of "chat/2 ROLE NONCE_L
+ * NONCE_C", as CHAT_HEX_LEN lowercase hex digits and a NUL in hex. */
+void chat_proof(const unsigned char *secret, size_t secretlen,
+    const char *role, const char *nonce_l, const char *nonce_c, char *hex);
+
+/* One source's failed proofs. */
+struct lockout_entry {
+	unsigned char source[CHAT_SOURCE_LEN];
+	long long fails[CHAT_LOCKOUT_TRIES];	/* ms of the last few,
+						 * newest first; -1: none */
+	long long last;		/* ms of the last failure */
+	long long until;	/* blocked until then (ms), or -1 */
+};
+
+/* The sources that failed lately: at most CHAT_LOCKOUT_MAX; a new one
+ * takes the place of the one whose last failure is the oldest. */
+struct lockout {
+	struct lockout_entry e[CHAT_LOCKOUT_MAX];
+	size_t n;
+};
+
+/* A failed proof from source at now (ms). Returns the ms until which the
+ * source is now blocked (for block_ms, from now), or -1 if it is not. */
+long long lockout_fail(struct lockout *lo, const unsigned char *source,
+    long long now, long long block_ms);
+/* How many ms of a block source has left at now: 0 if none. */
+long long lockout_left(const struct lockout *lo, const unsigned char *source,
+    long long now);
+
 /* === The conversation core, driven by main() and by the tests ========== */
 
 /* What chat_new() needs: the command line's choices and the local fds. */
@@ -180,6 +233,11 @@ struct chat_config {
 	int once;		/* --once */
 	long long timeout_ms;	/* --timeout, or -1 for none */
 	const char *where;	/* HOST:PORT as given, for errors */
+	const char *name;	/* --name, or NULL */
+	int show_names;		/* --show-names */
+	const unsigned char *secret;	/* the shared secret, or NULL */
+	size_t secret_len;
+	long long block_ms;	/* --block, in ms */
 	int in_fd, out_fd, err_fd;	/* stdin, stdout, stderr */
 	long long (*clock)(void);	/* ms, never jumping; NULL: monotonic */
 };

@@ -145,7 +145,7 @@ raw_drain() {
 
 # raw_hello: the raw peer reads the listener's HELLO and answers it.
 raw_hello() {
-	raw_expect 'HELLO chat/1'
+	raw_expect 'HELLO chat/1 chat/2'
 	raw_send 'HELLO chat/1\n'
 }
 
@@ -492,7 +492,8 @@ test_script_line_over_limit_is_not_sent_and_exits_1() {
 	    'chat: stdin line 2 too long (more than 65532 bytes): not sent'
 	expect_bytes c.out 'They say: %s\n' hi again
 	expect_bytes l.out 'They say: first\n'
-	expect_line l.err 'They ended the conversation.'
+	# chat/2: the peer is told why
+	expect_line l.err 'They ended the conversation: stdin line 2 too long (more than 65532 bytes).'
 }
 
 test_script_lines_with_nul_bytes_are_sent_and_shown_escaped() {
@@ -608,7 +609,7 @@ test_sigterm_ends_conversation_exit_7_and_peer_is_sent_quit() {
 	chat_finish c 7
 	chat_finish l 0
 	expect_line c.err 'chat: interrupted by SIGTERM'
-	expect_line l.err 'They ended the conversation.'
+	expect_line l.err 'They ended the conversation: interrupted by SIGTERM.'
 	expect_bytes l.out ''
 }
 
@@ -775,7 +776,7 @@ test_once_listener_is_not_used_up_by_a_bad_hello() {
 	printf 'hello\n' > c.in
 	chat_listen l --once
 	raw_connect
-	raw_expect 'HELLO chat/1'
+	raw_expect 'HELLO chat/1 chat/2'
 	raw_breaks_protocol 'ERR unsupported version' 'HELLO chat/9\n'
 	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
 	chat_connect c
@@ -795,7 +796,7 @@ test_connections_without_hello_do_not_change_listener_status() {
 	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
 	# Then a connection that never completes the HELLO exchange.
 	raw_connect
-	raw_expect 'HELLO chat/1'
+	raw_expect 'HELLO chat/1 chat/2'
 	raw_breaks_protocol 'ERR bad hello' 'GET / HTTP/1.0\r\n\r\n'
 	wait_line_re l.err "chat: peer 127\\.0\\.0\\.1:$RAWPORT: .+"
 	exec 7>&-
@@ -826,7 +827,7 @@ test_status_line_cut_to_fit_stays_valid_utf8() {
 	fifo_hold l 7
 	chat_listen l
 	raw_connect
-	raw_expect 'HELLO chat/1'
+	raw_expect 'HELLO chat/1 chat/2'
 	printf -v reason '%*s' 116 ''
 	raw_send 'ERR %s\303\251\303\251\n' "${reason// /$'\001'}"
 	raw_expect_close
@@ -889,8 +890,8 @@ test_hello_listing_several_versions_is_accepted() {
 	printf 'hi\nQUIT\n' > l.in
 	chat_listen l --once
 	raw_connect
-	raw_expect 'HELLO chat/1'
-	raw_send 'HELLO chat/0 chat/1 chat/2\n'
+	raw_expect 'HELLO chat/1 chat/2'
+	raw_send 'HELLO chat/0 chat/1 chat/9\n'
 	raw_expect 'MSG hi'
 	raw_send 'MSG hey\n'
 	raw_expect QUIT
@@ -905,7 +906,7 @@ test_crlf_frames_from_peer_have_one_cr_dropped() {
 	printf 'hi\nsecond\nthird\nnever sent\n' > l.in
 	chat_listen l --once
 	raw_connect
-	raw_expect 'HELLO chat/1'
+	raw_expect 'HELLO chat/1 chat/2'
 	raw_send 'HELLO chat/1\r\n'
 	raw_expect 'MSG hi'
 	raw_send 'MSG crlf\r\n'
@@ -1066,7 +1067,7 @@ test_listener_timeout_when_peer_does_not_answer_exits_6() {
 	# HELLO first (rule 1), so that the HELLO wait, however --timeout
 	# bounds it, cannot get in the way of the test.
 	raw_connect 'HELLO chat/1\n'
-	raw_expect 'HELLO chat/1'
+	raw_expect 'HELLO chat/1 chat/2'
 	raw_expect 'MSG Are you there?'
 	raw_drain
 	raw_close
@@ -1107,7 +1108,7 @@ test_stdout_closed_by_its_reader_ends_quietly_exit_0() {
 	expect_no_line_re c.err 'chat: .*'
 	exec 7>&- 8>&-
 	chat_finish l 0		# it learned QUIT from the connector
-	expect_line l.err 'They ended the conversation.'
+	expect_line l.err 'They ended the conversation: stdout closed.'
 }
 
 # stdout_is_full PID: whether chat PID sleeps waiting (in poll, for
@@ -1244,7 +1245,7 @@ test_help_prints_usage_on_stdout_exit_0() {
 	expect_bytes help.err ''
 }
 
-test_version_prints_chat_1_0_0_and_protocol_exit_0() {
+test_version_prints_chat_1_1_0_and_protocols_exit_0() {
 	local first
 
 	: > version.in
@@ -1254,10 +1255,9 @@ test_version_prints_chat_1_0_0_and_protocol_exit_0() {
 	chat_start v -V
 	chat_finish v 0
 	IFS= read -r first < version.out
-	[[ $first == 'chat 1.0.0' ]] ||
-	    fail "first line \"$first\", expected \"chat 1.0.0\""
-	grep -Fq 'chat/1' version.out ||
-	    fail "no protocol chat/1 in $(show version.out)"
+	[[ $first == 'chat 1.1.0' ]] ||
+	    fail "first line \"$first\", expected \"chat 1.1.0\""
+	expect_line version.out 'protocols chat/1 chat/2'
 	cmp -s version.out v.out || fail "-V and --version differ"
 	expect_bytes version.err ''
 }
@@ -1559,7 +1559,7 @@ test_drip_fed_frame_does_not_stretch_the_turn_timeout_exit_6() {
 	printf 'Are you there?\nnever sent\n' > l.in
 	chat_listen l --once --timeout 2
 	raw_connect 'HELLO chat/1\n'
-	raw_expect 'HELLO chat/1'
+	raw_expect 'HELLO chat/1 chat/2'
 	raw_expect 'MSG Are you there?'
 	now_us
 	start=$NOW
@@ -1584,7 +1584,7 @@ test_drip_fed_frame_in_our_turn_ends_at_shorter_timeout_exit_6() {
 	fifo_hold l 7
 	chat_listen l --once --timeout 2
 	raw_connect 'HELLO chat/1\n'
-	raw_expect 'HELLO chat/1'
+	raw_expect 'HELLO chat/1 chat/2'
 	wait_line l.err "Connection from 127.0.0.1:$RAWPORT"	# our turn
 	now_us
 	start=$NOW
@@ -1626,7 +1626,7 @@ test_stopped_peer_is_given_up_after_timeout_exit_6() {
 	chat_finish l 6
 	peer_port l
 	expect_line l.err "chat: peer 127.0.0.1:$CPORT: no answer within 1 second"
-	expect_line c.err 'They ended the conversation.'
+	expect_line c.err 'They ended the conversation: no answer within 1 second.'
 	expect_bytes c.out 'They say: hi\n'
 	expect_bytes l.out ''
 }
@@ -1642,7 +1642,7 @@ test_silent_peer_gets_err_no_hello_within_shorter_timeout() {
 	now_us
 	start=$NOW
 	raw_connect
-	raw_expect 'HELLO chat/1'
+	raw_expect 'HELLO chat/1 chat/2'
 	raw_expect 'ERR no hello' 4
 	ms_since "$start"
 	(( TOOK >= 900 && TOOK <= 2500 )) ||
@@ -2034,7 +2034,7 @@ log_port() {
 pool_fill() {
 	silent_clients s 127.0.0.2:4 127.0.0.3:4 127.0.0.4:4 127.0.0.5:4
 	wait_line s.log 'all connected'
-	log_has s 'HELLO chat/1' 16 ||
+	log_has s 'HELLO chat/1 chat/2' 16 ||
 	    fail "of 16 silent connections, 4 from each of 127.0.0.2-5," \
 	    "$COUNT read HELLO chat/1, expected 16: $(log_summary s)"
 }
@@ -2067,7 +2067,7 @@ squatter_start() {
 # squatter_hellos_over N: whether the squatter has read more than N
 # HELLOs, that is, been taken on more than N times.
 squatter_hellos_over() {
-	[[ -f squat.log ]] && (( $(grep -c '^HELLO chat/1$' squat.log) > $1 ))
+	[[ -f squat.log ]] && (( $(grep -c '^HELLO chat/1 chat/2$' squat.log) > $1 ))
 }
 
 # fake_listener LINE: in the background, perl listens on 127.0.0.1, port
@@ -2233,7 +2233,7 @@ test_silent_candidates_get_busy_when_a_later_peer_completes_hello() {
 	chat_listen l
 	silent_clients s 127.0.0.1:3
 	wait_line s.log 'all connected'
-	log_has s 'HELLO chat/1' 3 ||
+	log_has s 'HELLO chat/1 chat/2' 3 ||
 	    fail "of 3 silent connections, $COUNT read HELLO chat/1," \
 	    "expected 3: $(log_summary s)"
 	printf 'reply\n' > c.in
@@ -2271,7 +2271,7 @@ test_squatter_reconnecting_at_once_does_not_keep_peers_out() {
 		chat_connect "c$i"
 		chat_finish "c$i" 0
 		expect_bytes "c$i.out" 'They say: %s\n' "to $i a" "to $i b"
-		taken=$(grep -c '^HELLO chat/1$' squat.log)
+		taken=$(grep -c '^HELLO chat/1 chat/2$' squat.log)
 	done
 	exec 7>&-
 	chat_finish l 0
@@ -2293,7 +2293,7 @@ test_fifth_candidate_from_one_address_gets_err_too_many() {
 	chat_listen l
 	silent_clients s 127.0.0.3:20
 	wait_line s.log 'all connected'
-	log_count s 'HELLO chat/1'
+	log_count s 'HELLO chat/1 chat/2'
 	local hellos=$COUNT
 	log_count s 'ERR too many from your address'
 	(( hellos == 4 && COUNT == 16 )) ||
@@ -2540,6 +2540,768 @@ test_listener_holding_16_silent_candidates_stays_within_rss_ceiling() {
 	rss_within_ceiling "$CPID" listener
 	log_has s closed 0 ||
 	    fail "$COUNT candidates were closed meanwhile: $(log_summary s)"
+}
+
+# === chat/2: names, secrets, lockout, reasons, waiting ===
+#
+# chat/2, spoken when both sides list it in their HELLO: after its HELLO
+# the connector introduces itself (NONCE if it has a secret, then NAME),
+# the listener answers with its own, and with a secret the connector,
+# then the listener, send PROOF, the HMAC-SHA256 of their nonces. Three
+# wrong proofs from one address within 10 minutes block it for --block
+# seconds. Raw chat/2 peers compute their proofs with perl's Digest::SHA.
+
+# Secrets come from the options a test gives, never from the environment
+# the suite happens to run in.
+unset CHAT_SECRET
+
+# secret_file FILE TEXT...: FILE holds the lines TEXT..., mode 600.
+secret_file() {
+	local file=$1
+
+	shift
+	( umask 077 && printf '%s\n' "$@" > "$file" ) ||
+	    fail "cannot write $file"
+	chmod 600 "$file" || fail "cannot chmod $file"
+}
+
+# hmac_hex KEY DATA: print HMAC-SHA256(KEY, DATA) in lowercase hex.
+hmac_hex() {
+	perl -MDigest::SHA=hmac_sha256_hex -e \
+	    'print hmac_sha256_hex($ARGV[1], $ARGV[0])' "$1" "$2" ||
+	    fail "perl cannot compute an HMAC (Digest::SHA)"
+}
+
+# raw_expect_re ERE: the next line the raw peer reads matches ERE as a
+# whole; set MATCH to it.
+raw_expect_re() {
+	local line status re="^($1)\$"
+
+	IFS= read -r -t "$WAIT" line <&3
+	status=$?
+	(( status > 128 )) &&
+	    fail "raw peer: nothing within $WAIT s, expected /$1/"
+	(( status == 0 )) ||
+	    fail "raw peer: connection closed after $(quoted "${line:0:80}"), expected /$1/"
+	[[ $line =~ $re ]] ||
+	    fail "raw peer read $(quoted "${line:0:80}"), expected /$1/"
+	MATCH=$line
+}
+
+# usage_error_says LINE ARG...: chat ARG... is a usage error (see
+# usage_error) whose stderr holds LINE, the reason, before the usage.
+usage_error_says() {
+	local line=$1
+
+	shift
+	usage_error "$@"
+	expect_line "u$USAGE.err" "$line"
+}
+
+# recording_proxy TO: in the background, perl listens on 127.0.0.1, port
+# 0 (PORT is set to it), takes one connection and relays it to
+# 127.0.0.1:TO, both ways, byte for byte; proxy.log gets each line that
+# passes, "C LINE" from the connector, "L LINE" from the listener, and
+# "done" when both sides have closed.
+recording_proxy() {
+	cat > proxy.pl <<'EOF'
+use strict;
+use warnings;
+use IO::Select;
+use Socket;
+
+$| = 1;
+my $to = shift;
+socket(my $l, PF_INET, SOCK_STREAM, 0) or die "socket: $!\n";
+bind($l, pack_sockaddr_in(0, inet_aton("127.0.0.1"))) or die "bind: $!\n";
+listen($l, 1) or die "listen: $!\n";
+printf "port %d\n", (unpack_sockaddr_in(getsockname($l)))[0];
+accept(my $c, $l) or die "accept: $!\n";
+socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!\n";
+connect($s, pack_sockaddr_in($to, inet_aton("127.0.0.1")))
+    or die "connect: $!\n";
+my %other = ($c => $s, $s => $c);
+my %tag = ($c => "C", $s => "L");
+my %buf = ($c => "", $s => "");
+my $open = IO::Select->new($c, $s);
+while ($open->count) {
+	for my $h ($open->can_read) {
+		my $n = sysread($h, my $data, 65536);
+		if (!$n) {
+			shutdown($other{$h}, 1);
+			$open->remove($h);
+			next;
+		}
+		my $off = 0;
+		while ($off < $n) {
+			my $w = syswrite($other{$h}, $data, $n - $off, $off);
+			defined $w or last;
+			$off += $w;
+		}
+		$buf{$h} .= $data;
+		print "$tag{$h} $1\n" while $buf{$h} =~ s/^([^\n]*)\n//;
+	}
+}
+print "done\n";
+EOF
+	"$TIMEOUT" -k 2 "$LIMIT" perl proxy.pl "$1" > proxy.log \
+	    2> proxy.err 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+	echo "$!" >> "$T/pids"
+	wait_line_re proxy.log 'port [0-9]+'
+	PORT=${MATCH#port }
+}
+
+# recorded TAG VERB: set REC to the payload of the frame VERB that the
+# side TAG (C or L) sent through the recording proxy; fail if there is
+# not exactly one.
+recorded() {
+	local lines
+
+	lines=$(awk -v tag="$1" -v verb="$2" '$1 == tag && $2 == verb' proxy.log)
+	[[ $lines && $lines != *$'\n'* ]] ||
+	    fail "expected one $2 from $1 in proxy.log: $(show proxy.log)"
+	REC=${lines#"$1 $2 "}
+}
+
+# script_listener STEP...: in the background, perl listens on 127.0.0.1,
+# port 0 (PORT is set to it), takes one connection and plays STEP... in
+# order: "<N" reads N lines, anything else is sent as a line. Then it
+# reads until the connector closes. script.log gets each line read
+# ("got LINE") and "closed" at the end.
+script_listener() {
+	cat > script.pl <<'EOF'
+use strict;
+use warnings;
+use Socket;
+
+$| = 1;
+socket(my $l, PF_INET, SOCK_STREAM, 0) or die "socket: $!\n";
+bind($l, pack_sockaddr_in(0, inet_aton("127.0.0.1"))) or die "bind: $!\n";
+listen($l, 1) or die "listen: $!\n";
+printf "port %d\n", (unpack_sockaddr_in(getsockname($l)))[0];
+accept(my $c, $l) or die "accept: $!\n";
+my $buf = "";
+sub line {
+	while ($buf !~ /\n/) {
+		my $n = sysread($c, my $data, 65536);
+		return undef if !$n;
+		$buf .= $data;
+	}
+	$buf =~ s/^([^\n]*)\n//;
+	return $1;
+}
+for my $step (@ARGV) {
+	if ($step =~ /^<(\d+)$/) {
+		for (1 .. $1) {
+			my $line = line();
+			if (!defined $line) {
+				print "closed\n";
+				exit 0;
+			}
+			print "got $line\n";
+		}
+	} else {
+		syswrite($c, "$step\n");
+	}
+}
+while (defined(my $line = line())) {
+	print "got $line\n";
+}
+print "closed\n";
+EOF
+	"$TIMEOUT" -k 2 "$LIMIT" perl script.pl "$@" > script.log \
+	    2> script.err 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+	echo "$!" >> "$T/pids"
+	wait_line_re script.log 'port [0-9]+'
+	PORT=${MATCH#port }
+}
+
+# wrong_proofs SECRET SRC...: perl makes one chat/2 connection to
+# 127.0.0.1:PORT from each source address SRC in turn, each one after the
+# one before has ended. Each says HELLO, NONCE and NAME, reads the
+# listener's NONCE and NAME, and sends a well-formed PROOF made with
+# SECRET (a wrong one). proofs.log gets "SRC LPORT WHAT" for each, WHAT
+# the line it read after its PROOF ("ERR wrong secret"), or "at once:
+# LINE" when the listener sent LINE instead of HELLO; then "all done".
+# PROOFS is its pid.
+wrong_proofs() {
+	cat > proofs.pl <<'EOF'
+use strict;
+use warnings;
+use Digest::SHA qw(hmac_sha256_hex);
+use IO::Select;
+use IO::Socket::INET;
+
+$| = 1;
+my ($port, $secret, @sources) = @ARGV;
+my $nc = 0;
+
+for my $src (@sources) {
+	my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1",
+	    PeerPort => $port, LocalAddr => $src, Proto => "tcp")
+	    or die "connect from $src: $@\n";
+	my $buf = "";
+	my $line = sub {
+		my $sel = IO::Select->new($s);
+		while ($buf !~ /\n/) {
+			$sel->can_read(10) or die "$src: nothing in 10 s\n";
+			my $n = sysread($s, my $data, 65536);
+			return "(closed)" if !$n;
+			$buf .= $data;
+		}
+		$buf =~ s/^([^\n]*)\n//;
+		return $1;
+	};
+	my $what;
+	my $hello = $line->();
+	if ($hello ne "HELLO chat/1 chat/2") {
+		$what = "at once: $hello";
+	} else {
+		my $mine = sprintf "%064x", ++$nc;
+		syswrite($s, "HELLO chat/1 chat/2\nNONCE $mine\nNAME\n");
+		my $nonce = $line->();
+		my $name = $line->();
+		my ($theirs) = $nonce =~ /^NONCE ([0-9a-f]{64})$/;
+		if (!defined $theirs || $name ne "NAME") {
+			$what = "handshake: $nonce / $name";
+		} else {
+			syswrite($s, "PROOF " . hmac_sha256_hex(
+			    "chat/2 connector $theirs $mine", $secret) . "\n");
+			$what = $line->();
+		}
+	}
+	# To the listener's FIN after its ERR (not after another HELLO).
+	1 while $what =~ /ERR/ && $line->() ne "(closed)";
+	printf "%s %d %s\n", $src, $s->sockport, $what;
+	close $s;
+}
+print "all done\n";
+EOF
+	"$TIMEOUT" -k 2 $(( 2 * LIMIT )) perl proofs.pl "$PORT" "$@" \
+	    > proofs.log 2> proofs.err 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+	PROOFS=$!
+	echo "$!" >> "$T/pids"
+}
+
+# proofs_over: whether wrong_proofs has ended, done or not.
+proofs_over() {
+	has_line proofs.log 'all done' || gone "$PROOFS"
+}
+
+# --- Names
+
+test_names_in_status_lines_and_show_names_on_one_side() {
+	printf 'Hi, bob!\nQUIT\n' > l.in
+	printf 'Hello, alice!\n' > c.in
+	chat_listen l --once --name alice
+	chat_connect c --name bob --show-names
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'alice says: Hi, bob!\n'
+	expect_bytes l.out 'They say: Hello, alice!\n'
+	expect_line_re l.err 'Connection from bob at 127\.0\.0\.1:[0-9]+'
+	expect_bytes l.err '%s\n' "Listening on 127.0.0.1:$PORT" "$MATCH" \
+	    'You ended the conversation.'
+	expect_bytes c.err '%s\n' "Connected to alice at 127.0.0.1:$PORT" \
+	    'They ended the conversation.'
+}
+
+# --- Secrets
+
+# The same secret, from CHAT_SECRET on one side and the first line of a
+# mode 600 file on the other: the conversation goes on as without one.
+# (Here the listener shows names and has none; the connector has one.)
+test_same_secret_from_env_and_file_converses_exit_0() {
+	secret_file c.secret 'correct horse battery staple' 'not this line'
+	printf 'Welcome.\nQUIT\n' > l.in
+	printf 'Thanks!\n' > c.in
+	CHAT_SECRET='correct horse battery staple' chat_listen l --once \
+	    --show-names
+	chat_connect c --secret-file c.secret --name bob
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: Welcome.\n'
+	expect_bytes l.out 'bob says: Thanks!\n'
+	expect_line_re l.err 'Connection from bob at 127\.0\.0\.1:[0-9]+'
+	expect_bytes c.err '%s\n' "Connected to 127.0.0.1:$PORT" \
+	    'They ended the conversation.'
+	expect_no_line_re l.err 'Turned away .*'
+}
+
+test_wrong_secret_is_refused_exit_8_and_listener_serves_a_right_one() {
+	secret_file l.secret 'the right one'
+	fifo_hold l 7
+	chat_listen l --secret-file l.secret
+	printf 'never sent\n' > c.in
+	CHAT_SECRET='a wrong one' chat_connect c
+	chat_finish c 8
+	expect_bytes c.err 'chat: connect 127.0.0.1:%s: refused: wrong secret\n' \
+	    "$PORT"
+	expect_bytes c.out ''
+	wait_line_re l.err 'Turned away 127\.0\.0\.1:[0-9]+: wrong secret'
+	expect_no_line_re l.err 'Connection from .*'
+	CHAT_SECRET='the right one' listener_serves_next
+	expect_line_re l.err 'Connection from 127\.0\.0\.1:[0-9]+'
+}
+
+# A secret on one side only is refused either way, exit 8; so is a
+# secret for a listener that speaks chat/1 only.
+test_secret_on_one_side_only_is_refused_exit_8() {
+	fifo_hold l 7
+	CHAT_SECRET=only-here chat_listen l
+	printf 'never sent\n' > c.in
+	chat_connect c
+	chat_finish c 8
+	expect_bytes c.err 'chat: connect 127.0.0.1:%s: refused: %s\n' "$PORT" \
+	    'a secret is required'
+	wait_line_re l.err 'Turned away 127\.0\.0\.1:[0-9]+: no secret'
+	exec 7>&-
+	chat_finish l 0		# turn-aways are no conversation
+
+	fifo_hold l2 8
+	chat_listen l2
+	printf 'never sent\n' > c2.in
+	CHAT_SECRET=only-there chat_connect c2
+	chat_finish c2 8
+	expect_bytes c2.err 'chat: connect 127.0.0.1:%s: refused: %s\n' \
+	    "$PORT" 'this listener has no secret'
+	wait_line_re l2.err \
+	    'Turned away 127\.0\.0\.1:[0-9]+: it has a secret, this listener none'
+	exec 8>&-
+	chat_finish l2 0
+
+	fake_listener 'HELLO chat/1'
+	printf 'never sent\n' > c3.in
+	CHAT_SECRET=only-there chat_connect c3
+	chat_finish c3 8
+	expect_bytes c3.err 'chat: connect 127.0.0.1:%s: %s\n' "$PORT" \
+	    'the listener speaks chat/1 only, which has no secret'
+	expect_bytes c.out ''
+	expect_bytes c2.out ''
+	expect_bytes c3.out ''
+}
+
+# A raw chat/1 peer, and a raw chat/2 peer without NONCE, are told a
+# secret is required; the listener then serves a chat with the secret.
+test_raw_peers_without_nonce_get_err_a_secret_is_required() {
+	fifo_hold l 7
+	CHAT_SECRET=sesame chat_listen l
+	raw_connect
+	raw_hello
+	raw_expect 'ERR a secret is required'
+	raw_expect_close
+	raw_close
+	wait_line l.err "Turned away 127.0.0.1:$RAWPORT: no secret"
+	raw_connect
+	raw_expect 'HELLO chat/1 chat/2'
+	raw_send 'HELLO chat/2\nNAME bob\n'
+	raw_expect 'ERR a secret is required'
+	raw_expect_close
+	raw_close
+	CHAT_SECRET=sesame listener_serves_next
+}
+
+# --- chat/2 by hand
+
+test_raw_peer_speaking_chat2_by_hand_is_understood() {
+	printf 'Hi, bob!\nSee you.\nnever sent\n' > l.in
+	chat_listen l --once --name alice --show-names
+	raw_connect
+	raw_expect 'HELLO chat/1 chat/2'
+	raw_send 'HELLO chat/2\nNAME bob\n'
+	raw_expect 'NAME alice'
+	raw_expect 'MSG Hi, bob!'
+	raw_send 'MSG Hello, alice.\n'
+	raw_expect 'MSG See you.'
+	raw_send 'QUIT off to lunch\n'
+	raw_expect_close
+	raw_close
+	chat_finish l 0
+	expect_bytes l.out 'bob says: Hello, alice.\n'
+	expect_bytes l.err '%s\n' "Listening on 127.0.0.1:$PORT" \
+	    "Connection from bob at 127.0.0.1:$RAWPORT" \
+	    'They ended the conversation: off to lunch.'
+}
+
+# A frame other than NONCE or NAME after a chat/2 HELLO breaks the
+# handshake; a NAME without a name is no name, on both sides.
+test_chat2_handshake_out_of_order_gets_err_bad_handshake() {
+	fifo_hold l 7
+	chat_listen l
+	raw_connect
+	raw_expect 'HELLO chat/1 chat/2'
+	raw_send 'HELLO chat/2\nMSG too soon\n'
+	raw_expect 'ERR bad handshake'
+	raw_expect_close
+	raw_close
+	wait_line l.err "chat: peer 127.0.0.1:$RAWPORT: protocol error: bad handshake"
+	printf 'first\nQUIT\n' >&7
+	raw_connect
+	raw_expect 'HELLO chat/1 chat/2'
+	raw_send 'HELLO chat/1 chat/2\nNAME\n'
+	raw_expect 'NAME'
+	raw_expect 'MSG first'
+	raw_send 'MSG nameless\n'
+	raw_expect 'QUIT'
+	raw_expect_close
+	raw_close
+	exec 7>&-
+	chat_finish l 0
+	expect_bytes l.out 'They say: nameless\n'
+	expect_line l.err "Connection from 127.0.0.1:$RAWPORT"
+}
+
+test_bad_names_from_a_peer_get_err_and_on_the_command_line_exit_2() {
+	fifo_hold l 7
+	chat_listen l
+	raw_connect
+	raw_expect 'HELLO chat/1 chat/2'
+	raw_send 'HELLO chat/2\nNAME ev\033il\n'
+	raw_expect 'ERR bad name'
+	raw_expect_close
+	raw_close
+	wait_line l.err \
+	    "chat: peer 127.0.0.1:$RAWPORT: protocol error: bad name 'ev\\x1bil'"
+	expect_no_line_re l.err 'Connection from .*'
+	exec 7>&-
+	chat_finish l 0
+
+	local long
+	printf -v long '%033d' 0
+	usage_error --listen 127.0.0.1:0 --name 'a b'
+	expect_line_re "u$USAGE.err" "chat: bad --name 'a b'.*"
+	usage_error --connect 127.0.0.1:1 --name $'tab\there'
+	expect_line_re "u$USAGE.err" "chat: bad --name 'tab.*"
+	usage_error --connect 127.0.0.1:1 --name $'ev\033il'
+	expect_line_re "u$USAGE.err" "chat: bad --name 'ev\\\\x1bil'.*"
+	usage_error --connect 127.0.0.1:1 --name "$long"
+	expect_line_re "u$USAGE.err" "chat: bad --name '0{32}.*"
+	usage_error --connect 127.0.0.1:1 --name ''
+	expect_line_re "u$USAGE.err" "chat: bad --name ''.*"
+}
+
+# --- Replayed frames prove nothing
+
+# A conversation with a secret is recorded through a proxy. The
+# listener's recorded frames, played to a new connector, and the
+# connector's recorded PROOF, played to a new listener, are both refused:
+# each side's nonce is new each time.
+test_replayed_frames_of_a_recorded_conversation_do_not_prove_the_secret() {
+	local secret='open sesame' nl nc pl pc rport
+
+	printf 'recorded\nQUIT\n' > l.in
+	printf 'QUIT\n' > c.in
+	CHAT_SECRET=$secret chat_listen l --once --name alice
+	rport=$PORT
+	recording_proxy "$rport"
+	CHAT_SECRET=$secret chat_connect c --name bob
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: recorded\n'
+	wait_line proxy.log 'done'
+	recorded L NONCE; nl=$REC
+	recorded C NONCE; nc=$REC
+	recorded L PROOF; pl=$REC
+	recorded C PROOF; pc=$REC
+	[[ $pc == "$(hmac_hex "$secret" "chat/2 connector $nl $nc")" ]] ||
+	    fail "the connector's PROOF is not HMAC-SHA256 of" \
+	    "'chat/2 connector NL NC': $(show proxy.log)"
+	[[ $pl == "$(hmac_hex "$secret" "chat/2 listener $nl $nc")" ]] ||
+	    fail "the listener's PROOF is not HMAC-SHA256 of" \
+	    "'chat/2 listener NL NC': $(show proxy.log)"
+
+	# The listener's frames to a new connector with the secret.
+	script_listener 'HELLO chat/1 chat/2' '<3' "NONCE $nl" 'NAME alice' \
+	    '<1' "PROOF $pl"
+	printf 'never sent\n' > c2.in
+	CHAT_SECRET=$secret chat_connect c2 --name bob
+	chat_finish c2 8
+	expect_bytes c2.err \
+	    'chat: connect 127.0.0.1:%s: the listener does not know the secret\n' \
+	    "$PORT"
+	expect_bytes c2.out ''
+	wait_line script.log closed
+	expect_line_re script.log 'got NONCE [0-9a-f]{64}'
+	[[ $MATCH != "got NONCE $nc" ]] ||
+	    fail "the new connector sent the recorded nonce again"
+	expect_line script.log 'got ERR wrong secret'
+
+	# The connector's frames to a new listener with the secret.
+	fifo_hold l2 7
+	CHAT_SECRET=$secret chat_listen l2 --name alice
+	raw_connect
+	raw_expect 'HELLO chat/1 chat/2'
+	raw_send 'HELLO chat/1 chat/2\nNONCE %s\nNAME bob\n' "$nc"
+	raw_expect_re 'NONCE [0-9a-f]{64}'
+	[[ $MATCH != "NONCE $nl" ]] ||
+	    fail "the new listener sent the recorded nonce again"
+	raw_expect 'NAME alice'
+	raw_send 'PROOF %s\n' "$pc"
+	raw_expect 'ERR wrong secret'
+	raw_expect_close
+	raw_close
+	wait_line l2.err "Turned away 127.0.0.1:$RAWPORT: wrong secret"
+	expect_no_line_re l2.err 'Connection from .*'
+	exec 7>&-
+	chat_finish l2 0
+}
+
+# --- Lockout
+
+# right_connector_served: a chat with the right secret, ROLE rN, either
+# is served (Connected to) or refused as blocked, exit 8; true if served.
+right_connector_served() {
+	local role=r$(( ++TRIES ))
+
+	printf 'QUIT\n' > "$role.in"
+	CHAT_SECRET=right chat_connect "$role"
+	until_deadline "$WAIT" has_line_re "$role.err" \
+	    "Connected to .*|chat: connect .*" ||
+	    fail "$role: neither served nor refused within $WAIT s:" \
+	    "$(show "$role.err")"
+	[[ $MATCH == 'Connected to '* ]] && return 0
+	chat_finish "$role" 8
+	expect_line_re "$role.err" "chat: connect 127\\.0\\.0\\.1:$PORT: refused: blocked for (1 second|2 seconds) after 3 wrong secrets"
+	return 1
+}
+
+# Three wrong secrets from 127.0.0.1 block it for --block 2 seconds: the
+# fourth chat, with the right secret, is refused at once; after the block
+# a chat with the right secret is served.
+test_three_wrong_secrets_block_the_address_for_block_seconds() {
+	local i start
+
+	fifo_hold l 7
+	printf 'after the block\n' >&7
+	CHAT_SECRET=right chat_listen l --once --block 2
+	for i in 1 2 3; do
+		printf 'never sent\n' > "w$i.in"
+		CHAT_SECRET=wrong chat_connect "w$i"
+		chat_finish "w$i" 8
+		expect_bytes "w$i.err" \
+		    'chat: connect 127.0.0.1:%s: refused: wrong secret\n' "$PORT"
+	done
+	wait_line_re l.err 'Turned away 127\.0\.0\.1:[0-9]+: wrong secret, 3 in 10 minutes: 127\.0\.0\.1 is blocked for 2 seconds'
+	now_us
+	start=$NOW
+	TRIES=0
+	right_connector_served &&
+	    fail "a chat was served at once after the third wrong secret"
+	expect_bytes r1.out ''
+	until_deadline 6 right_connector_served ||
+	    fail "no chat with the right secret served within 6 s of the block"
+	ms_since "$start"
+	note "served $TOOK ms after the block began, at try $TRIES"
+	chat_finish "r$TRIES" 0
+	chat_finish l 0
+	exec 7>&-
+	expect_bytes "r$TRIES.out" 'They say: after the block\n'
+	expect_count l.err 'They ended the conversation.' 1
+}
+
+# 300 addresses (127.0.1.1 on) each send one wrong proof, after 127.0.0.2
+# sent two: the listener, whose lockout table keeps 256 addresses, forgets
+# 127.0.0.2, whose third wrong proof then does not block it; the last of
+# the 300, 127.0.2.50, sends two more and is blocked by its third. The
+# listener stays up, within its RSS ceiling, and serves a right chat.
+test_lockout_table_forgets_the_quietest_of_300_addresses() {
+	local i srcs=() flood=() last want total
+
+	linux_only "127.0.0.0/8 on loopback and peak RSS"
+	for (( i = 0; i < 300; i++ )); do
+		flood+=("127.0.$(( 1 + i / 250 )).$(( 1 + i % 250 ))")
+	done
+	last=${flood[299]}
+	srcs=(127.0.0.2 127.0.0.2 "${flood[@]}" "$last" 127.0.0.2 127.0.0.2
+	    "$last" "$last")
+	fifo_hold l 7
+	CHAT_SECRET=right chat_listen l
+	wrong_proofs wrong "${srcs[@]}"
+	until_deadline 15 proofs_over ||
+	    fail "the 307 connections are not done within 15 s:" \
+	    "$(wc -l < proofs.log) done"
+	has_line proofs.log 'all done' ||
+	    fail "perl ended after $(wc -l < proofs.log) connections:" \
+	    "$(show proofs.err)"
+	# What each connection read, in order.
+	for (( i = 0; i < ${#srcs[@]} - 1; i++ )); do
+		printf '%s ERR wrong secret\n' "${srcs[i]}"
+	done > proofs.want
+	printf '%s at once: ERR blocked for 60 seconds after 3 wrong secrets\n' \
+	    "$last" >> proofs.want
+	awk '$0 != "all done" { $2 = ""; sub(/  /, " "); print }' proofs.log \
+	    > proofs.got
+	cmp -s proofs.got proofs.want ||
+	    fail "connection $(paste -d '|' proofs.want proofs.got | awk -F '|' \
+	    '$1 != $2 { printf "%d, %s, expected \"%s\"", NR, $2, $1; exit }')"
+	chat_pid l
+	rss_within_ceiling "$CPID" listener
+	# The listener says which address it blocks: the last one only.
+	want=$(awk -v src="$last" '$1 == src { p = $2 } END { print p }' \
+	    <(head -n 306 proofs.log))
+	wait_line l.err "Turned away $last:$want: wrong secret, 3 in 10 minutes: $last is blocked for 60 seconds"
+	[[ $(grep -c 'is blocked for' l.err) == 1 ]] ||
+	    fail "more than one address blocked: $(grep 'is blocked' l.err | head -n 3)"
+	# Each of the 307 connections is reported, in lines or summaries.
+	total=${#srcs[@]}
+	until_deadline "$WAIT" turned_away_is l.err "$total" ||
+	    fail "the \"Turned away\" lines do not add up to $total: $(tail -n 5 l.err | tr '\n' '|')"
+	CHAT_SECRET=right listener_serves_next
+}
+
+# --- Reasons
+
+test_connector_timeout_is_the_reason_the_listener_shows() {
+	fifo_hold l 7
+	printf 'never sent\n' > c.in
+	chat_listen l --once
+	chat_connect c --timeout 1
+	chat_finish c 6
+	chat_finish l 0
+	exec 7>&-
+	expect_line c.err "chat: peer 127.0.0.1:$PORT: no answer within 1 second"
+	expect_line l.err 'They ended the conversation: no answer within 1 second.'
+	expect_bytes l.out ''
+}
+
+# --- --wait
+
+# A connector with --wait finds the listener busy, says so once, and is
+# served when the conversation in progress ends.
+test_wait_is_served_when_the_busy_listener_is_free() {
+	fifo_hold l 7
+	fifo_hold c1 8
+	chat_listen l
+	chat_connect c1
+	wait_line c1.err "Connected to 127.0.0.1:$PORT"
+	printf 'QUIT\n' > c2.in
+	chat_connect c2 --wait 10
+	wait_line c2.err "Waiting for 127.0.0.1:$PORT (busy), up to 10 seconds."
+	expect_no_line_re c2.err 'Connected to .*'
+	printf 'QUIT\nhello, second\n' >&7
+	chat_finish c1 0
+	chat_finish c2 0
+	exec 7>&- 8>&-
+	chat_finish l 0
+	expect_bytes c2.out 'They say: hello, second\n'
+	expect_bytes c2.err '%s\n' \
+	    "Waiting for 127.0.0.1:$PORT (busy), up to 10 seconds." \
+	    "Connected to 127.0.0.1:$PORT" 'You ended the conversation.'
+	expect_bytes c1.out ''
+	expect_line c1.err 'They ended the conversation.'
+}
+
+# A connector with --wait tries a port nobody listens on until a listener
+# comes. The port is one that a listener of this test had a moment ago
+# (port 0 picked it) and let go: nothing in the test binds it meanwhile,
+# and the race left, another program on the host taking that very port in
+# the second between, is negligible.
+test_wait_is_served_by_a_listener_that_starts_late() {
+	local free
+
+	: > l0.in
+	chat_listen l0
+	chat_finish l0 0
+	free=$PORT
+	printf 'QUIT\n' > c.in
+	chat_connect c --wait 10
+	wait_line c.err "Waiting for 127.0.0.1:$free (not listening yet), up to 10 seconds."
+	printf 'late, but here\n' > l.in
+	chat_start l --listen "127.0.0.1:$free" --once
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: late, but here\n'
+	expect_bytes c.err '%s\n' \
+	    "Waiting for 127.0.0.1:$free (not listening yet), up to 10 seconds." \
+	    "Connected to 127.0.0.1:$free" 'You ended the conversation.'
+}
+
+# After --wait SECS, one last try reports as without --wait: busy, exit
+# 5. A stop signal while waiting ends the wait: exit 7.
+test_wait_expires_busy_exit_5_and_sigint_ends_it_exit_7() {
+	local start
+
+	fifo_hold l 7
+	fifo_hold c1 8
+	chat_listen l --once
+	chat_connect c1
+	wait_line c1.err "Connected to 127.0.0.1:$PORT"
+	printf 'never sent\n' > c2.in
+	now_us
+	start=$NOW
+	chat_connect c2 --wait 1
+	chat_finish c2 5
+	ms_since "$start"
+	(( TOOK >= 1000 )) || fail "--wait 1 gave up after $TOOK ms"
+	expect_line_re c2.err "Waiting for 127\\.0\\.0\\.1:$PORT \\(busy\\), up to 1 seconds?\\."
+	expect_bytes c2.err '%s\n' "$MATCH" \
+	    "chat: connect 127.0.0.1:$PORT: busy: the listener is in another conversation"
+	expect_bytes c2.out ''
+
+	printf 'never sent\n' > c3.in
+	chat_connect c3 --wait 10
+	wait_line c3.err "Waiting for 127.0.0.1:$PORT (busy), up to 10 seconds."
+	chat_pid c3
+	kill -INT "$CPID"
+	chat_finish c3 7
+	expect_bytes c3.err '%s\n' \
+	    "Waiting for 127.0.0.1:$PORT (busy), up to 10 seconds." \
+	    'chat: interrupted by SIGINT'
+	expect_bytes c3.out ''
+	printf 'QUIT\n' >&7
+	chat_finish c1 0
+	chat_finish l 0
+	exec 7>&- 8>&-
+}
+
+# --- Command line
+
+test_secret_file_open_to_others_missing_or_empty_exits_2() {
+	local missing i
+
+	missing=$(perl -MPOSIX -e '$! = ENOENT; print "$!"')
+	printf 'shared\n' > open.secret
+	chmod 644 open.secret
+	: > u1.in
+	chat_start u1 --listen 127.0.0.1:0 --secret-file open.secret
+	chat_finish u1 2
+	expect_bytes u1.err '%s\n' 'chat: secret file open.secret: group or others may read or write it (mode 0644): chmod 600 it'
+	chmod 640 open.secret
+	: > u2.in
+	chat_start u2 --connect 127.0.0.1:1 --secret-file open.secret
+	chat_finish u2 2
+	expect_bytes u2.err '%s\n' 'chat: secret file open.secret: group or others may read or write it (mode 0640): chmod 600 it'
+	: > u3.in
+	chat_start u3 --listen 127.0.0.1:0 --secret-file no.such.secret
+	chat_finish u3 2
+	expect_bytes u3.err 'chat: secret file no.such.secret: %s\n' "$missing"
+	secret_file empty.secret '' 'the second line does not count'
+	: > u4.in
+	chat_start u4 --connect 127.0.0.1:1 --secret-file empty.secret
+	chat_finish u4 2
+	expect_bytes u4.err '%s\n' 'chat: secret file empty.secret: its first line is empty'
+	: > u5.in
+	CHAT_SECRET='' chat_start u5 --listen 127.0.0.1:0
+	chat_finish u5 2
+	expect_bytes u5.err '%s\n' 'chat: CHAT_SECRET: empty'
+	for i in 1 2 3 4 5; do
+		expect_bytes "u$i.out" ''
+	done
+}
+
+test_block_and_wait_on_the_wrong_side_are_usage_errors() {
+	usage_error_says \
+	    'chat: --block needs a secret (--secret-file FILE or CHAT_SECRET)' \
+	    --listen 127.0.0.1:0 --block 5
+	CHAT_SECRET=s usage_error_says 'chat: --block needs --listen' \
+	    --connect 127.0.0.1:1 --block 5
+	usage_error_says 'chat: --wait needs --connect' \
+	    --listen 127.0.0.1:0 --wait 5
+	usage_error_says "chat: bad --wait '0': expected seconds from 1 to 86400" \
+	    --connect 127.0.0.1:1 --wait 0
+	CHAT_SECRET=s usage_error_says \
+	    "chat: bad --block 'x': expected seconds from 1 to 86400" \
+	    --listen 127.0.0.1:0 --block x
 }
 
 suite_main "$@"

@@ -1,7 +1,7 @@
 /*
  * fuzz_frames.c - libFuzzer harness for what chat does with a peer's
  * bytes: line framing (linebuf_*), frame parsing (frame_parse,
- * hello_speaks) and display escaping (display_escape, display_escape_some,
+ * hello_version) and display escaping (display_escape, display_escape_some,
  * display_plain).
  * Built against chat.c itself (its main renamed) by `make fuzz`; uses
  * only chat.h.
@@ -344,22 +344,25 @@ check_escape(const char *in, size_t len, size_t piece)
 
 /* === Frames ============================================================== */
 
-/* Whether the HELLO payload lists chat/1 among its space-separated words. */
+/* The highest version chat speaks among the HELLO payload's words (split
+ * at each space; a word is "chat/" and one digit from 1 to
+ * CHAT_PROTOCOL_MAX, exactly), or 0. */
 static int
-model_hello_speaks(const char *p, size_t n)
+model_hello_version(const char *p, size_t n)
 {
-	const size_t want = strlen(CHAT_PROTOCOL);
 	size_t start = 0, i;
+	int best = 0, v;
 
 	for (i = 0; i <= n; i++) {
 		if (i < n && p[i] != ' ')
 			continue;
-		if (i - start == want && memcmp(p + start, CHAT_PROTOCOL,
-		    want) == 0)
-			return 1;
+		v = i - start == 6 && memcmp(p + start, "chat/", 5) == 0 ?
+		    p[start + 5] - '0' : 0;
+		if (v >= 1 && v <= CHAT_PROTOCOL_MAX && v > best)
+			best = v;
 		start = i + 1;
 	}
-	return 0;
+	return best;
 }
 
 /* Parse one frame and check the verb and payload against the README; then
@@ -373,6 +376,8 @@ check_frame(const char *line, size_t len, size_t piece)
 	} verbs[] = {
 		{ "HELLO", VERB_HELLO }, { "MSG", VERB_MSG },
 		{ "QUIT", VERB_QUIT }, { "BUSY", VERB_BUSY }, { "ERR", VERB_ERR },
+		{ "NAME", VERB_NAME }, { "NONCE", VERB_NONCE },
+		{ "PROOF", VERB_PROOF },
 	};
 	const char *payload = NULL;
 	size_t plen = (size_t)-1, vlen, i;
@@ -394,8 +399,8 @@ check_frame(const char *line, size_t len, size_t piece)
 		REQUIRE(plen == 0);
 	}
 	if (got == VERB_HELLO)
-		REQUIRE(hello_speaks(payload, plen) ==
-		    model_hello_speaks(payload, plen));
+		REQUIRE(hello_version(payload, plen) ==
+		    model_hello_version(payload, plen));
 	check_escape(line, len, piece);
 }
 

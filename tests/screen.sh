@@ -177,7 +177,7 @@ listening() {
 connect_raw() {
 	exec 3<> "/dev/tcp/$IP/$PORT" || fail "cannot connect to $IP:$PORT"
 	raw_send 'HELLO chat/1\n'
-	raw_expect 'HELLO chat/1'
+	raw_expect 'HELLO chat/1 chat/2'
 	wait_screen 'Your message: ?' "with the prompt"
 }
 

@@ -290,18 +290,45 @@ test_frame_parse_verbs_are_exact(void)
 }
 
 static void
-test_hello_speaks_finds_our_version_in_the_list(void)
+test_hello_version_is_the_highest_both_speak(void)
 {
-	CHECK(hello_speaks("chat/1", 6));
-	CHECK(hello_speaks("chat/2 chat/1", 13));
-	CHECK(!hello_speaks("chat/2", 6));
-	CHECK(!hello_speaks("chat/10", 7));
-	CHECK(!hello_speaks("chat/", 5));
-	CHECK(!hello_speaks("", 0));
-	CHECK(!hello_speaks("xchat/1", 7));
+	CHECK(hello_version("chat/1", 6) == 1);
+	CHECK(hello_version("chat/2", 6) == 2);
+	CHECK(hello_version("chat/1 chat/2", 13) == 2);
+	CHECK(hello_version("chat/2 chat/1", 13) == 2);
+	CHECK(hello_version("chat/9 chat/1", 13) == 1);	/* unknown: passed */
+	CHECK(hello_version("chat/1  chat/2", 14) == 2);	/* doubled space */
+	CHECK(hello_version(" chat/1 ", 8) == 1);
+	CHECK(hello_version("chat/1\tchat/2", 13) == 0);	/* tab: one word */
+	CHECK(hello_version("CHAT/1", 6) == 0);		/* exact case */
+	CHECK(hello_version("chat/10", 7) == 0);
+	CHECK(hello_version("chat/0", 6) == 0);
+	CHECK(hello_version("chat/", 5) == 0);
+	CHECK(hello_version("", 0) == 0);
+	CHECK(hello_version("xchat/1", 7) == 0);
+	CHECK(hello_version("chat/1x", 7) == 0);
 }
 
-/* === Endpoints =========================================================== */
+static void
+test_names_are_one_printable_word_of_1_to_32_bytes(void)
+{
+	CHECK(name_valid("alice", 5));
+	CHECK(name_valid("Jos\xc3\xa9", 5));		/* UTF-8 */
+	CHECK(name_valid("\xe6\x9d\x8e", 3));		/* CJK */
+	CHECK(name_valid("a", 1));
+	CHECK(name_valid("abcdefghijklmnopqrstuvwxyz012345", 32));
+	CHECK(!name_valid("abcdefghijklmnopqrstuvwxyz0123456", 33));
+	CHECK(!name_valid("", 0));
+	CHECK(!name_valid("al ice", 6));
+	CHECK(!name_valid("al\tice", 6));
+	CHECK(!name_valid("ev\x1bil", 5));		/* ESC */
+	CHECK(!name_valid("a\x7f", 2));			/* DEL */
+	CHECK(!name_valid("a\0b", 3));			/* NUL */
+	CHECK(!name_valid("\xc3", 1));			/* cut UTF-8 */
+	CHECK(!name_valid("\xc2\x9b", 2));		/* C1 CSI */
+	CHECK(!name_valid("a\xe2\x80\xae" "b", 5));	/* RLO */
+	CHECK(!name_valid("a\xe2\x80\x8b", 4));		/* zero width */
+}
 
 static void
 test_endpoint_accepts_the_documented_forms(void)
@@ -943,6 +970,9 @@ struct rig {
 };
 
 static struct rig rig;
+/* What the next rig_open() gives the chat: --name, and a secret. */
+static const char *rig_name;
+static const char *rig_secret;
 
 /* A chat over pipes: listening on 127.0.0.1:0, or not yet connected. */
 static void
@@ -964,6 +994,10 @@ rig_open(int listening, int once, long long timeout_ms)
 	cfg.once = once;
 	cfg.timeout_ms = timeout_ms;
 	cfg.where = "test:1";
+	cfg.name = rig_name;
+	cfg.secret = (const unsigned char *)rig_secret;
+	cfg.secret_len = rig_secret ? strlen(rig_secret) : 0;
+	cfg.block_ms = 60000;
 	cfg.in_fd = in[0];
 	cfg.out_fd = out[1];
 	cfg.err_fd = err[1];
@@ -1150,7 +1184,7 @@ test_core_listener_handshake_turns_and_their_quit(void)
 
 	rig_open(1, 0, -1);
 	peer = dial(NULL);
-	CHECK(holds(peer, "HELLO chat/1\n"));
+	CHECK(holds(peer, "HELLO chat/1 chat/2\n"));
 	CHECK(rig.status == -1);
 	put(peer, "HELLO chat/1\n");
 	step();				/* the HELLO: our turn */
@@ -1178,7 +1212,7 @@ test_core_connector_handshake_our_quit_and_linger(void)
 
 	put(peer, "HELLO chat/1\nMSG Hello, client!\n");
 	step();
-	CHECK(holds(peer, "HELLO chat/1\n"));
+	CHECK(holds(peer, "HELLO chat/1 chat/2\n"));
 	CHECK(holds(rig.out, "They say: Hello, client!\n"));
 	CHECK(holds(rig.err, "Connected to peer:1\n"));
 	put(rig.in, "QUIT\n");
@@ -1222,7 +1256,7 @@ test_core_connector_sending_its_hello_first_is_understood(void)
 	peer = dial(NULL);
 	put(peer, "HELLO chat/1\nQUIT\n");	/* before reading ours */
 	step();
-	CHECK(holds(peer, "HELLO chat/1\n<EOF>"));
+	CHECK(holds(peer, "HELLO chat/1 chat/2\n<EOF>"));
 	take(rig.err);
 	CHECK(strncmp(rig.text, "Connection from 127.0.0.1:", 26) == 0);
 	CHECK(strstr(rig.text, "\nThey ended the conversation.\n") != NULL);
@@ -1240,9 +1274,9 @@ test_core_first_candidate_to_complete_hello_wins_others_get_busy(void)
 	a = dial(NULL);
 	b = dial(NULL);
 	c = dial(NULL);
-	CHECK(holds(a, "HELLO chat/1\n"));
-	CHECK(holds(b, "HELLO chat/1\n"));
-	CHECK(holds(c, "HELLO chat/1\n"));
+	CHECK(holds(a, "HELLO chat/1 chat/2\n"));
+	CHECK(holds(b, "HELLO chat/1 chat/2\n"));
+	CHECK(holds(c, "HELLO chat/1 chat/2\n"));
 	put(b, "HELLO chat/1\n");
 	step();
 	CHECK(holds(a, "BUSY\n<EOF>"));
@@ -1275,7 +1309,7 @@ test_core_candidates_are_bounded_per_source_and_in_all(void)
 	rig_open(1, 0, -1);
 	for (i = 0; i < 16; i++) {
 		fds[n] = dial(sources[i / 4]);
-		CHECK(holds(fds[n++], "HELLO chat/1\n"));
+		CHECK(holds(fds[n++], "HELLO chat/1 chat/2\n"));
 	}
 	CHECK(holds(rig.err, ""));	/* candidates are not reported */
 	extra = dial("127.0.0.2");	/* a fifth from one address */
@@ -1323,7 +1357,7 @@ test_core_a_full_pool_refuses_with_err_listener_full(void)
 	step();
 	take(rig.err);
 	extra = dial("127.0.2.1");
-	CHECK(holds(extra, "HELLO chat/1\n"));
+	CHECK(holds(extra, "HELLO chat/1 chat/2\n"));
 	close(extra);
 	for (i = 1; i < 16; i++)
 		close(fds[i]);
@@ -1429,7 +1463,7 @@ test_core_every_violation_gets_its_err(void)
 		{ 1, "HI\n", "ERR bad hello\n<EOF>" },
 		{ 1, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "ERR bad hello\n<EOF>" },
 		{ 1, "QUIT\n", "ERR bad hello\n<EOF>" },
-		{ 1, "HELLO chat/2 chat/0\n", "ERR unsupported version\n<EOF>" },
+		{ 1, "HELLO chat/3 chat/0\n", "ERR unsupported version\n<EOF>" },
 		{ 1, "HELLO  chat/1x\n", "ERR unsupported version\n<EOF>" },
 		{ 0, "MSG not yours\n", "ERR out of turn\n<EOF>" },
 		{ 0, "HELLO chat/1\n", "ERR out of turn\n<EOF>" },
@@ -1457,7 +1491,7 @@ test_core_every_violation_gets_its_err(void)
 		CHECK(rig.status == -1);
 		close(peer);
 		peer = dial(NULL);		/* the next is served */
-		CHECK(holds(peer, "HELLO chat/1\n"));
+		CHECK(holds(peer, "HELLO chat/1 chat/2\n"));
 		close(peer);
 		rig_close();
 	}
@@ -1533,7 +1567,7 @@ test_core_quit_in_our_turn_ends_the_conversation(void)
 	CHECK(holds(rig.err, "They ended the conversation.\n"));
 	close(peer);
 	peer = dial(NULL);		/* and the next is served */
-	CHECK(holds(peer, "HELLO chat/1\n"));
+	CHECK(holds(peer, "HELLO chat/1 chat/2\n"));
 	close(peer);
 	rig_close();
 }
@@ -1615,7 +1649,7 @@ test_core_connector_told_busy_after_the_hellos_exits_5(void)
 
 	put(peer, "HELLO chat/1\n");
 	step();
-	CHECK(holds(peer, "HELLO chat/1\n"));
+	CHECK(holds(peer, "HELLO chat/1 chat/2\n"));
 	/* another candidate completed its HELLO first */
 	put(peer, "BUSY\n");
 	step();
@@ -1683,7 +1717,7 @@ test_core_listener_whose_input_ends_sends_candidates_quit(void)
 
 	rig_open(1, 0, -1);
 	cand = dial(NULL);
-	CHECK(holds(cand, "HELLO chat/1\n"));
+	CHECK(holds(cand, "HELLO chat/1 chat/2\n"));
 	close(rig.in);
 	rig.in = -1;
 	step();				/* the end of input */
@@ -1744,6 +1778,408 @@ test_core_stop_signal_pending_at_a_blocked_write_ends_chat(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* === chat/2 =============================================================== */
+
+static void
+test_proof_is_hmac_sha256_of_role_and_both_nonces(void)
+{
+	char nl[CHAT_HEX_LEN + 1], nc[CHAT_HEX_LEN + 1], hex[CHAT_HEX_LEN + 1];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		memcpy(nl + (size_t)16 * i, "0123456789abcdef", 16);
+		memcpy(nc + (size_t)16 * i, "fedcba9876543210", 16);
+	}
+	nl[CHAT_HEX_LEN] = nc[CHAT_HEX_LEN] = '\0';
+	/* Python: hmac.new(b"s3cret", b"chat/2 ROLE NL NC", sha256) */
+	chat_proof((const unsigned char *)"s3cret", 6, "connector", nl, nc, hex);
+	CHECK(strcmp(hex, "1d1a4575627b7637e4c5d36e3f19de48"
+	    "8891dc3ada044c62c5822367c2fd682c") == 0);
+	chat_proof((const unsigned char *)"s3cret", 6, "listener", nl, nc, hex);
+	CHECK(strcmp(hex, "91345369279748d527d1231d6b4b1469"
+	    "528df78b70ceee54b297f23c9e97c62c") == 0);
+}
+
+static unsigned char *
+source_of(unsigned char *key, int a, int b)
+{
+	memset(key, 0, CHAT_SOURCE_LEN);
+	key[0] = 4;
+	key[1] = 127;
+	key[3] = (unsigned char)a;
+	key[4] = (unsigned char)b;
+	return key;
+}
+
+static void
+test_lockout_blocks_the_third_failure_within_10_minutes(void)
+{
+	static struct lockout lo;
+	unsigned char a[CHAT_SOURCE_LEN], b[CHAT_SOURCE_LEN];
+
+	memset(&lo, 0, sizeof(lo));
+	source_of(a, 0, 1);
+	source_of(b, 0, 2);
+	CHECK(lockout_fail(&lo, a, 0, 60000) == -1);
+	CHECK(lockout_fail(&lo, b, 1000, 60000) == -1);
+	CHECK(lockout_fail(&lo, a, 1000, 60000) == -1);
+	CHECK(lockout_left(&lo, a, 1000) == 0);
+	CHECK(lockout_fail(&lo, a, 599999, 60000) == 659999);
+	CHECK(lockout_left(&lo, a, 600000) == 59999);
+	CHECK(lockout_left(&lo, b, 600000) == 0);	/* one source only */
+	CHECK(lockout_left(&lo, a, 659999) == 0);	/* served again */
+	/* Its three are spent: it starts over. */
+	CHECK(lockout_fail(&lo, a, 660000, 60000) == -1);
+	CHECK(lockout_fail(&lo, a, 660001, 60000) == -1);
+	/* Spread over more than 10 minutes, three do not block. */
+	CHECK(lockout_fail(&lo, b, 601000, 60000) == -1);
+	CHECK(lockout_fail(&lo, b, 601001, 60000) == -1);
+	CHECK(lo.n == 2);
+}
+
+static void
+test_lockout_table_holds_256_sources_and_forgets_the_quietest(void)
+{
+	static struct lockout lo;
+	unsigned char a[CHAT_SOURCE_LEN], k[CHAT_SOURCE_LEN];
+	int i;
+
+	memset(&lo, 0, sizeof(lo));
+	source_of(a, 9, 9);
+	lockout_fail(&lo, a, 0, 60000);
+	lockout_fail(&lo, a, 1, 60000);
+	for (i = 0; i < 300; i++)
+		lockout_fail(&lo, source_of(k, i / 256 + 1, i % 256),
+		    10 + i, 60000);
+	CHECK(lo.n == CHAT_LOCKOUT_MAX);
+	/* a was the quietest: forgotten, so this is its first again. */
+	CHECK(lockout_fail(&lo, a, 400, 60000) == -1);
+	CHECK(lo.n == CHAT_LOCKOUT_MAX);
+	/* The latest 255 are remembered: two more block the last. */
+	source_of(k, 2, 43);	/* i = 299 */
+	CHECK(lockout_fail(&lo, k, 401, 60000) == -1);
+	CHECK(lockout_fail(&lo, k, 402, 60000) == 60402);
+}
+
+/* A connector's chat that speaks chat/2 with the peer it returns: the
+ * listener's side is played by the test. */
+static int
+rig_connector2(const char *name, const char *secret)
+{
+	int peer;
+
+	rig_name = name;
+	rig_secret = secret;
+	peer = rig_connector(-1);
+	rig_name = rig_secret = NULL;
+	return peer;
+}
+
+/* The 64 hex digits after "VERB " at the start of a line of text. */
+static void
+hex_after(const char *text, const char *verb, char *hex)
+{
+	const char *p = strstr(text, verb);
+
+	memset(hex, 0, CHAT_HEX_LEN + 1);
+	if (p != NULL && strlen(p) >= strlen(verb) + CHAT_HEX_LEN)
+		memcpy(hex, p + strlen(verb), CHAT_HEX_LEN);
+}
+
+static void
+test_core_chat2_connector_gives_and_shows_names(void)
+{
+	int peer = rig_connector2("bob", NULL);
+
+	put(peer, "HELLO chat/1 chat/2\n");
+	step();
+	CHECK(holds(peer, "HELLO chat/1 chat/2\nNAME bob\n"));
+	CHECK(holds(rig.err, ""));		/* not before its NAME */
+	put(peer, "NAME alice\nMSG hi\n");
+	step();
+	CHECK(holds(rig.err, "Connected to alice at peer:1\n"));
+	CHECK(holds(rig.out, "They say: hi\n"));
+	put(rig.in, "QUIT\n");
+	step();
+	CHECK(holds(peer, "QUIT\n<EOF>"));
+	close(peer);
+	rig_close();
+}
+
+static void
+test_core_chat1_listener_gets_the_chat1_conversation(void)
+{
+	int peer = rig_connector2("bob", NULL);
+
+	put(peer, "HELLO chat/1\nMSG hi\n");
+	step();
+	CHECK(holds(peer, "HELLO chat/1 chat/2\n"));	/* no NAME */
+	CHECK(holds(rig.err, "Connected to peer:1\n"));
+	CHECK(holds(rig.out, "They say: hi\n"));
+	put(peer, "QUIT because\n");	/* chat/1: a QUIT's payload is not shown */
+	step();
+	CHECK(holds(rig.err, "They ended the conversation.\n"));
+	close(peer);
+	rig_close();
+}
+
+static void
+test_core_chat2_connector_proves_then_checks_the_listener(void)
+{
+	char nc[CHAT_HEX_LEN + 1], want[256], proof[CHAT_HEX_LEN + 1];
+	const char *nl = "00112233445566778899aabbccddeeff"
+	    "00112233445566778899aabbccddeeff";
+	int peer = rig_connector2(NULL, "s3cret");
+
+	put(peer, "HELLO chat/2\n");
+	step();
+	take(peer);
+	hex_after(rig.text, "\nNONCE ", nc);
+	CHECK(strlen(nc) == CHAT_HEX_LEN);
+	CHECK(strstr(rig.text, "HELLO chat/1 chat/2\nNONCE ") == rig.text);
+	CHECK(strcmp(rig.text + 20 + 6 + CHAT_HEX_LEN + 1, "NAME\n") == 0);
+	snprintf(want, sizeof(want), "NONCE %s\nNAME alice\n", nl);
+	put(peer, want);
+	step();
+	chat_proof((const unsigned char *)"s3cret", 6, "connector", nl, nc,
+	    proof);
+	snprintf(want, sizeof(want), "PROOF %s\n", proof);
+	CHECK(holds(peer, want));
+	CHECK(holds(rig.err, ""));
+	chat_proof((const unsigned char *)"s3cret", 6, "listener", nl, nc,
+	    proof);
+	snprintf(want, sizeof(want), "PROOF %s\nMSG hi\n", proof);
+	put(peer, want);
+	step();
+	CHECK(holds(rig.err, "Connected to alice at peer:1\n"));
+	CHECK(holds(rig.out, "They say: hi\n"));
+	close(peer);
+	rig_close();
+}
+
+static void
+test_core_chat2_connector_refuses_a_listener_without_the_secret(void)
+{
+	char nc[CHAT_HEX_LEN + 1], line[256];
+	const char *nl = "00112233445566778899aabbccddeeff"
+	    "00112233445566778899aabbccddeeff";
+	int peer = rig_connector2(NULL, "s3cret");
+
+	put(peer, "HELLO chat/2\n");
+	step();
+	take(peer);
+	hex_after(rig.text, "\nNONCE ", nc);
+	snprintf(line, sizeof(line), "NONCE %s\nNAME\n", nl);
+	put(peer, line);
+	step();
+	take(peer);
+	/* A proof for another nonce (a recorded one) does not pass. */
+	chat_proof((const unsigned char *)"s3cret", 6, "listener", nl, nl,
+	    line + 6);
+	memcpy(line, "PROOF ", 6);
+	strcat(line, "\n");
+	put(peer, line);
+	step();
+	CHECK(holds(peer, "ERR wrong secret\n<EOF>"));
+	CHECK(holds(rig.err, "chat: connect test:1: the listener does not "
+	    "know the secret\n"));
+	close(peer);
+	step();
+	CHECK(step() == CHAT_EXIT_AUTH);
+	rig_close();
+	/* One that has no secret (no NONCE) is refused too. */
+	peer = rig_connector2(NULL, "s3cret");
+	put(peer, "HELLO chat/2\nNAME\n");
+	step();
+	take(peer);
+	CHECK(strstr(rig.text, "\nERR a secret is required\n<EOF>") != NULL);
+	CHECK(holds(rig.err, "chat: connect test:1: the listener has no "
+	    "secret\n"));
+	close(peer);
+	rig_close();
+}
+
+/* A listener's candidate from peer: HELLO, NONCE (its nonce: nc), NAME;
+ * then what the listener answered (NONCE NL) into nl. */
+static void
+candidate_introduces(int peer, const char *nc, char *nl)
+{
+	char line[CHAT_HEX_LEN + 32];
+
+	take(peer);
+	snprintf(line, sizeof(line), "HELLO chat/2\nNONCE %s\nNAME bob\n", nc);
+	put(peer, line);
+	step();
+	take(peer);
+	hex_after(rig.text, "NONCE ", nl);
+}
+
+static void
+test_core_chat2_listener_takes_only_a_proved_candidate_and_blocks(void)
+{
+	const char *nc = "ffeeddccbbaa99887766554433221100"
+	    "ffeeddccbbaa99887766554433221100";
+	char nl[CHAT_HEX_LEN + 1], proof[CHAT_HEX_LEN + 1];
+	char line[CHAT_HEX_LEN + 32], want[256];
+	int peer, i;
+
+	rig_secret = "s3cret";
+	rig_open(1, 0, -1);
+	rig_secret = NULL;
+	for (i = 1; i <= 3; i++) {
+		fake_now += 1001;	/* each in a second of its own */
+		peer = dial("127.0.0.7");
+		candidate_introduces(peer, nc, nl);
+		CHECK(strlen(nl) == CHAT_HEX_LEN);
+		CHECK(strcmp(rig.text + 6 + CHAT_HEX_LEN, "\nNAME\n") == 0);
+		CHECK(holds(rig.err, ""));
+		chat_proof((const unsigned char *)"wrong", 5, "connector", nl,
+		    nc, proof);
+		snprintf(line, sizeof(line), "PROOF %s\n", proof);
+		put(peer, line);
+		step();
+		CHECK(holds(peer, "ERR wrong secret\n<EOF>"));
+		if (i < 3)
+			snprintf(want, sizeof(want), "Turned away %s: wrong "
+			    "secret\n", name_of(peer));
+		else
+			snprintf(want, sizeof(want), "Turned away %s: wrong "
+			    "secret, 3 in 10 minutes: 127.0.0.7 is blocked "
+			    "for 60 seconds\n", name_of(peer));
+		CHECK(holds(rig.err, want));
+		close(peer);
+	}
+	peer = dial("127.0.0.7");	/* blocked: before any HELLO */
+	CHECK(holds(peer, "ERR blocked for 60 seconds after 3 wrong "
+	    "secrets\n<EOF>"));
+	close(peer);
+	fake_now += 60000;		/* served again */
+	peer = dial("127.0.0.7");
+	candidate_introduces(peer, nc, nl);
+	chat_proof((const unsigned char *)"s3cret", 6, "connector", nl, nc,
+	    proof);
+	snprintf(line, sizeof(line), "PROOF %s\n", proof);
+	put(peer, line);
+	step();
+	chat_proof((const unsigned char *)"s3cret", 6, "listener", nl, nc,
+	    proof);
+	snprintf(want, sizeof(want), "PROOF %s\n", proof);
+	CHECK(holds(peer, want));
+	snprintf(want, sizeof(want), "Turned away 1 more: 1 without the "
+	    "secret\nConnection from bob at %s\n", name_of(peer));
+	CHECK(holds(rig.err, want));	/* (the blocked one was counted) */
+	close(peer);
+	rig_close();
+}
+
+static void
+test_core_chat2_listener_refuses_candidates_without_the_secret(void)
+{
+	char want[256];
+	int peer;
+
+	rig_secret = "s3cret";
+	rig_open(1, 0, -1);
+	rig_secret = NULL;
+	peer = dial(NULL);
+	take(peer);
+	put(peer, "HELLO chat/1\n");
+	step();
+	CHECK(holds(peer, "ERR a secret is required\n<EOF>"));
+	snprintf(want, sizeof(want), "Turned away %s: no secret\n",
+	    name_of(peer));
+	CHECK(holds(rig.err, want));
+	close(peer);
+	fake_now += 1001;
+	peer = dial(NULL);
+	take(peer);
+	put(peer, "HELLO chat/2\nNAME bob\n");
+	step();
+	CHECK(holds(peer, "ERR a secret is required\n<EOF>"));
+	close(peer);
+	rig_close();
+	/* And a listener without one refuses a connector that has one. */
+	rig_open(1, 0, -1);
+	peer = dial(NULL);
+	take(peer);
+	put(peer, "HELLO chat/2\nNONCE 00112233445566778899aabbccddeeff"
+	    "00112233445566778899aabbccddeeff\nNAME bob\n");
+	step();
+	CHECK(holds(peer, "ERR this listener has no secret\n<EOF>"));
+	close(peer);
+	rig_close();
+}
+
+static void
+test_core_chat2_handshake_errors(void)
+{
+	static const struct {
+		const char *send, *err, *line;
+	} cases[] = {
+		{ "HELLO chat/2\nMSG hi\n", "ERR bad handshake\n<EOF>",
+		  "protocol error: bad handshake" },
+		{ "HELLO chat/2\nNONCE ABC\n", "ERR bad handshake\n<EOF>",
+		  "protocol error: bad handshake" },
+		{ "HELLO chat/2\nNAME ev\x1bil\n", "ERR bad name\n<EOF>",
+		  "protocol error: bad name 'ev\\x1bil'" },
+		{ "HELLO chat/2\nNAME a b\n", "ERR bad name\n<EOF>",
+		  "protocol error: bad name 'a b'" },
+		{ "HELLO chat/2\n", "ERR handshake too slow\n<EOF>",
+		  "handshake not finished within 5 seconds" },
+	};
+	char want[256];
+	size_t i;
+	int peer;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rig_open(1, 0, -1);
+		peer = dial(NULL);
+		take(peer);
+		put(peer, cases[i].send);
+		step();
+		fake_now += 5000;
+		step();
+		CHECK(holds(peer, cases[i].err));
+		snprintf(want, sizeof(want), "chat: peer %s: %s\n",
+		    name_of(peer), cases[i].line);
+		CHECK(holds(rig.err, want));
+		close(peer);
+		rig_close();
+		fake_now += 1001;
+	}
+}
+
+static void
+test_core_chat2_quit_carries_the_reason(void)
+{
+	int peer;
+
+	rig_open(1, 1, 2000);
+	peer = dial(NULL);
+	take(peer);
+	put(peer, "HELLO chat/2\nNAME\n");
+	step();
+	CHECK(holds(peer, "NAME\n"));
+	take(rig.err);
+	put(rig.in, "hi\n");
+	step();
+	CHECK(holds(peer, "MSG hi\n"));
+	fake_now += 2000;
+	step();
+	CHECK(holds(peer, "QUIT no answer within 2 seconds\n<EOF>"));
+	close(peer);
+	rig_close();
+	/* And the other way: shown, escaped. */
+	peer = rig_connector2(NULL, NULL);
+	put(peer, "HELLO chat/2\nNAME\nQUIT out of \x1b[2Jtime\n");
+	step();
+	take(rig.err);
+	CHECK(strstr(rig.text, "They ended the conversation: out of "
+	    "\\x1b[2Jtime.\n") != NULL);
+	close(peer);
+	rig_close();
+}
+
 int
 main(void)
 {
@@ -1756,7 +2192,8 @@ main(void)
 	test_lines_rest_returns_the_unterminated_last_line();
 	test_frame_parse_splits_verb_and_payload();
 	test_frame_parse_verbs_are_exact();
-	test_hello_speaks_finds_our_version_in_the_list();
+	test_hello_version_is_the_highest_both_speak();
+	test_names_are_one_printable_word_of_1_to_32_bytes();
 	test_endpoint_accepts_the_documented_forms();
 	test_endpoint_rejects_bad_ports_and_hosts();
 	test_escape_keeps_plain_text_and_valid_utf8();
@@ -1805,6 +2242,17 @@ main(void)
 	test_core_once_listener_takes_no_candidate_after_its_conversation();
 	test_core_listener_whose_input_ends_sends_candidates_quit();
 	test_core_stop_signal_pending_at_a_blocked_write_ends_chat();
+	test_proof_is_hmac_sha256_of_role_and_both_nonces();
+	test_lockout_blocks_the_third_failure_within_10_minutes();
+	test_lockout_table_holds_256_sources_and_forgets_the_quietest();
+	test_core_chat2_connector_gives_and_shows_names();
+	test_core_chat1_listener_gets_the_chat1_conversation();
+	test_core_chat2_connector_proves_then_checks_the_listener();
+	test_core_chat2_connector_refuses_a_listener_without_the_secret();
+	test_core_chat2_listener_takes_only_a_proved_candidate_and_blocks();
+	test_core_chat2_listener_refuses_candidates_without_the_secret();
+	test_core_chat2_handshake_errors();
+	test_core_chat2_quit_carries_the_reason();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }

@@ -188,18 +188,18 @@ test_listener_serves_in_a_row_through_abuse_then_input_ends() {
 
 	# Strangers that never finish a HELLO: not conversations.
 	raw_connect
-	raw_expect 'HELLO chat/1'
+	raw_expect 'HELLO chat/1 chat/2'
 	raw_send 'HI there\n'
 	raw_expect 'ERR bad hello'
 	raw_expect_close
 	raw_close
 	raw_connect '\0\377\376\033[2J\200\300\257 garbage\r\n'
-	raw_expect 'HELLO chat/1'
+	raw_expect 'HELLO chat/1 chat/2'
 	raw_expect 'ERR bad hello'
 	raw_expect_close
 	raw_close
 	raw_connect 'HELLO chat/1 and then gone'	# no LF: half a frame
-	raw_expect 'HELLO chat/1'
+	raw_expect 'HELLO chat/1 chat/2'
 	raw_close
 	# Lines about strangers come at most one a second: one, and then
 	# a count of the other two.
@@ -208,7 +208,7 @@ test_listener_serves_in_a_row_through_abuse_then_input_ends() {
 
 	# A frame one byte over the limit, after the HELLOs.
 	raw_connect
-	raw_expect 'HELLO chat/1'
+	raw_expect 'HELLO chat/1 chat/2'
 	raw_send 'HELLO chat/1\n'
 	printf -v long '%*s' $(( TEXT_MAX + 1 )) ''
 	raw_send 'MSG %s\n' "${long// /x}"

@@ -20,6 +20,8 @@
 #          says "bye N", and the connector's input ends: QUIT. (Under
 #          strict turns the connector's QUIT needs a second listener
 #          line, so the listener's script has two lines a conversation.)
+#          Run a third time as "secret", with CHAT_SECRET set for both
+#          sides: the cost of chat/2's proofs.
 #
 # short, short1 and long run chat and floor in turn, A B A B: BENCH_PAIRS
 # pairs (default 5) of short and of short1, BENCH_LONG_PAIRS (default 3
@@ -406,6 +408,9 @@ pin=()
 for ((p = 1; p <= CONV_PAIRS; p++)); do
 	conv_run chat "$CHAT" $p
 	conv_run floor "$FLOOR" $p
+	# The same with a shared secret on both sides: chat/2's handshake
+	# with nonces and proofs, what a secret costs a conversation.
+	CHAT_SECRET=bench-secret-0123456789 conv_run secret "$CHAT" $p
 done
 
 # === Report ==================================================================
@@ -521,8 +526,8 @@ END {
 	    convs, pairs["convs"]
 	printf "  median        conv/s   listener CPU/conv  peak RSS  " \
 	    "slowest conv\n"
-	for (ni = 1; ni <= 2; ni++) {
-		name = ni == 1 ? "chat" : "floor"
+	for (ni = 1; ni <= 3; ni++) {
+		name = ni == 1 ? "chat" : ni == 2 ? "floor" : "secret"
 		n = count["convs", name]
 		if (n == 0) continue
 		for (k = 1; k <= n; k++)
