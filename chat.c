@@ -291,6 +291,7 @@ struct chat {
 	char piece[SHOW_PIECE];		/* an escaped message, piece by piece */
 };
 static void	 chat_accept(struct chat *, int);
+static int	 chat_blocked(struct chat *, const unsigned char *, const char *, int, struct conn *);
 static void	 chat_busy(struct chat *, struct conn *);
 static int	 chat_connect(struct chat *, const struct endpoint *, long long);
 static void	 chat_converse(struct chat *, struct conn *);
@@ -1851,6 +1852,8 @@ chat_proof(const unsigned char *secret, size_t secretlen, const char *role,
 
 	n = snprintf(msg, sizeof(msg), "chat/2 %s %s %s", role, nonce_l,
 	    nonce_c);
+	if (n < 0 || (size_t)n >= sizeof(msg))	/* not a role and two nonces */
+		n = 0;
 	hmac_sha256(secret, secretlen, msg, (size_t)n, mac);
 	hex_encode(hex, mac, sizeof(mac));
 }
@@ -3444,15 +3447,35 @@ conn_timeout(struct chat *c, struct conn *cn)
  * HELLO   A listener's candidate (it was sent our HELLO on accept), or a
  *         connector's connection before the listener's HELLO. Deadline:
  *         DL_HELLO. Buffer: one HELLO line, CHAT_HELLO_MAX bytes.
- *           HELLO listing chat/1:
+ *           HELLO with a common version (the highest): chat/1:
  *             listener:  -> OURS; every other candidate: BUSY, closed
  *             connector: sends HELLO -> THEIRS
+ *           chat/2: listener -> INTRO; connector sends HELLO, [NONCE],
+ *             NAME -> INTRO. With a secret, a chat/1 peer: ERR a secret
+ *             is required -> LINGER
  *           BUSY (connector): closed, exit 5 (busy)
  *           ERR: connector: closed, exit 5 (refused); listener: closed
  *           another line, or a line too long: ERR bad hello (or
  *             unsupported version for a HELLO without chat/1) -> LINGER
  *           DL_HELLO: listener: ERR no hello -> LINGER; connector
  *             (which has said nothing yet): closed
+ * INTRO   chat/2: their [NONCE] and NAME. DL_HELLO anew for each line.
+ *           NONCE: kept (a listener without a secret: ERR this listener
+ *             has no secret -> LINGER)
+ *           NAME, no secrets: listener sends NAME -> OURS, others BUSY;
+ *             connector -> THEIRS
+ *           NAME, secrets: listener sends NONCE, NAME -> PROOF;
+ *             connector sends PROOF -> PROOF
+ *           NAME, we have a secret and it sent no NONCE: ERR a secret is
+ *             required; a bad NAME: ERR bad name; another frame: ERR bad
+ *             handshake; DL_HELLO: ERR handshake too slow; -> LINGER
+ * PROOF   chat/2 with secrets: their PROOF (chat_proved()).
+ *           right: listener sends PROOF -> OURS, others BUSY; connector
+ *             -> THEIRS
+ *           wrong: ERR wrong secret (counted by the listener) -> LINGER;
+ *             its source blocked meanwhile: ERR blocked ... -> LINGER
+ * INTRO and PROOF: ERR: closed; BUSY (connector): closed, exit 5; QUIT:
+ *           closed.
  * OURS    The conversation, our turn: no deadline, until a frame from
  *         the peer begins (DL_FRAME).
  *           our line: MSG -> THEIRS; QUIT or end of input: QUIT -> LINGER
@@ -3905,6 +3928,9 @@ chat_proved(struct chat *c, struct conn *cn, enum verb verb,
 		conn_violation(c, cn, ERR_HANDSHAKE);
 		return;
 	}
+	/* Its source was blocked while it waited: no more guesses. */
+	if (c->listening && chat_blocked(c, cn->source, cn->name, -1, cn))
+		return;
 	conn_proof(c, cn, c->listening ? "connector" : "listener", want);
 	if (plen == CHAT_HEX_LEN && equal_in_constant_time(
 	    (const unsigned char *)payload, (const unsigned char *)want,
@@ -4166,6 +4192,34 @@ chat_turn_away(struct chat *c, int fd, const char *name, enum verb verb,
 	stranger(c, kind, SAY_STATUS, "Turned away %s: %s", name, why);
 }
 
+/* If source is blocked, refuse its newcomer on fd named name, or (fd -1)
+ * its candidate cn, with an ERR that says for how long. Returns whether
+ * it was. */
+static int
+chat_blocked(struct chat *c, const unsigned char *source, const char *name,
+    int fd, struct conn *cn)
+{
+	long long left = lockout_left(c->lockout, source, c->clock());
+	long long secs = (left + 999) / 1000;
+	char reason[64], why[64];
+
+	if (left <= 0)
+		return 0;
+	snprintf(reason, sizeof(reason), ERR_BLOCKED " %lld second%s after %d "
+	    "wrong secrets", secs, secs == 1 ? "" : "s", CHAT_LOCKOUT_TRIES);
+	snprintf(why, sizeof(why), "blocked for %lld more second%s", secs,
+	    secs == 1 ? "" : "s");
+	if (fd >= 0) {
+		chat_turn_away(c, fd, name, VERB_ERR, reason, STRANGER_AUTH,
+		    why);
+		return 1;
+	}
+	stranger(c, STRANGER_AUTH, SAY_STATUS, "Turned away %s: %s", name,
+	    why);
+	conn_last(c, cn, CHAT_EXIT_AUTH, VERB_ERR, reason);
+	return 1;
+}
+
 /* A candidate lost: another completed its HELLO first. */
 static void
 chat_turn_away_candidate(struct chat *c, struct conn *cn)
@@ -4200,9 +4254,8 @@ chat_accept(struct chat *c, int listen_fd)
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	unsigned char source[CHAT_SOURCE_LEN];
-	char name[PEER_NAME_MAX], reason[64], why[64];
+	char name[PEER_NAME_MAX];
 	struct conn *cn;
-	long long left, secs;
 	int fd, held = 0, same = 0;
 
 	memset(&ss, 0, sizeof(ss));
@@ -4221,18 +4274,8 @@ chat_accept(struct chat *c, int listen_fd)
 	net_name((struct sockaddr *)&ss, sslen, name, sizeof(name));
 	net_source(&ss, source);
 	/* A blocked source learns for how long, busy or not. */
-	if (c->secret != NULL && (left = lockout_left(c->lockout, source,
-	    c->clock())) > 0) {
-		secs = (left + 999) / 1000;
-		snprintf(reason, sizeof(reason), ERR_BLOCKED " %lld second%s "
-		    "after %d wrong secrets", secs, secs == 1 ? "" : "s",
-		    CHAT_LOCKOUT_TRIES);
-		snprintf(why, sizeof(why), "blocked for %lld more second%s",
-		    secs, secs == 1 ? "" : "s");
-		chat_turn_away(c, fd, name, VERB_ERR, reason, STRANGER_AUTH,
-		    why);
+	if (c->secret != NULL && chat_blocked(c, source, name, fd, NULL))
 		return;
-	}
 	/* BUSY at once, then close: never keep a stranger waiting, and
 	 * never let one disturb the conversation in progress. */
 	if (c->peer != NULL) {
@@ -4541,6 +4584,8 @@ chat_connect(struct chat *c, const struct endpoint *ep, long long wait_ms)
 		left = deadline - c->clock();
 		wait_until(c, c->clock() + (left < pause ? left : pause), &ts);
 		compat_wait(NULL, 0, &ts, &wait_mask);	/* Ctrl-C ends it */
+		if (stop_signal)
+			break;
 		pause = pause * 2 > 1000 ? 1000 : pause * 2;
 	}
 	if (stop_signal && status != CHAT_EXIT_SIGNAL) {

@@ -2072,6 +2072,50 @@ test_core_chat2_listener_takes_only_a_proved_candidate_and_blocks(void)
 	rig_close();
 }
 
+/* A candidate's PROOF sent with the right secret or a wrong one (0). */
+static void
+candidate_proves(int peer, const char *nl, const char *nc, int right)
+{
+	char proof[CHAT_HEX_LEN + 1], line[CHAT_HEX_LEN + 32];
+
+	chat_proof((const unsigned char *)(right ? "s3cret" : "wrong"),
+	    right ? 6 : 5, "connector", nl, nc, proof);
+	snprintf(line, sizeof(line), "PROOF %s\n", proof);
+	put(peer, line);
+	step();
+}
+
+static void
+test_core_chat2_candidate_waiting_when_its_source_is_blocked_is_refused(void)
+{
+	const char *nc = "ffeeddccbbaa99887766554433221100"
+	    "ffeeddccbbaa99887766554433221100";
+	char nl[CHAT_HEX_LEN + 1], nl2[CHAT_HEX_LEN + 1];
+	int peer, other, i;
+
+	rig_secret = "s3cret";
+	rig_open(1, 0, -1);
+	rig_secret = NULL;
+	for (i = 0; i < 2; i++) {
+		peer = dial("127.0.0.8");
+		candidate_introduces(peer, nc, nl);
+		candidate_proves(peer, nl, nc, 0);
+		close(peer);
+	}
+	peer = dial("127.0.0.8");	/* the third and a fourth, together */
+	candidate_introduces(peer, nc, nl);
+	other = dial("127.0.0.8");
+	candidate_introduces(other, nc, nl2);
+	candidate_proves(peer, nl, nc, 0);	/* blocked now */
+	CHECK(holds(peer, "ERR wrong secret\n<EOF>"));
+	candidate_proves(other, nl2, nc, 1);	/* right, but too late */
+	CHECK(holds(other, "ERR blocked for 60 seconds after 3 wrong "
+	    "secrets\n<EOF>"));
+	close(peer);
+	close(other);
+	rig_close();
+}
+
 static void
 test_core_chat2_listener_refuses_candidates_without_the_secret(void)
 {
@@ -2251,6 +2295,7 @@ main(void)
 	test_core_chat2_connector_refuses_a_listener_without_the_secret();
 	test_core_chat2_listener_takes_only_a_proved_candidate_and_blocks();
 	test_core_chat2_listener_refuses_candidates_without_the_secret();
+	test_core_chat2_candidate_waiting_when_its_source_is_blocked_is_refused();
 	test_core_chat2_handshake_errors();
 	test_core_chat2_quit_carries_the_reason();
 	printf("%d passed, %d failed\n", passed, failed);

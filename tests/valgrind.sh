@@ -269,7 +269,7 @@ test_sigterm_ends_the_listener_mid_conversation() {
 	vg_finish l 7
 	expect_line l.err 'chat: interrupted by SIGTERM'
 	vg_finish c 0
-	expect_line c.err 'They ended the conversation.'
+	expect_line c.err 'They ended the conversation: interrupted by SIGTERM.'
 	exec 7>&- 8>&-
 }
 
@@ -304,7 +304,7 @@ test_connector_sigterm_while_its_turn() {
 	vg_finish c 7
 	expect_line c.err 'chat: interrupted by SIGTERM'
 	vg_finish l 0
-	expect_line l.err 'They ended the conversation.'
+	expect_line l.err 'They ended the conversation: interrupted by SIGTERM.'
 	exec 7>&- 8>&-
 }
 
