@@ -160,8 +160,8 @@ enum conn_state {
 /* What a connection's one deadline is for. */
 enum deadline_kind {
 	DL_NONE,
-	DL_HELLO,	/* each line of the handshake: CHAT_HELLO_SECS or
-			 * --timeout */
+	DL_HELLO,	/* the HELLO, then the rest of the handshake:
+			 * CHAT_HELLO_SECS or --timeout each */
 	DL_TURN,	/* the peer's turn: --timeout */
 	DL_FRAME,	/* a begun frame: CHAT_FRAME_SECS or --timeout */
 	DL_LINGER	/* the peer's close after our last frame: LINGER_MS */
@@ -2157,17 +2157,23 @@ ed_refresh(struct chat *c)
 	struct editor *e = c->ed;
 	char out[ED_DRAW_MAX], pbuf[96];
 	const char *prompt = ed_prompt(c, pbuf, sizeof(pbuf));
-	size_t plen = strlen(prompt), start = 0, end, n = 0, w, room;
+	size_t plen, pw, start = 0, end, n = 0, w, room;
 	int cw;
 
 	if (stop_signal || c->local_gone)
 		return;
 	/* Room for the text: the row less the prompt and the cursor's
-	 * own column; a terminal that reports no width gets 80. */
+	 * own column; a terminal that reports no width gets 80. A row
+	 * narrower than the prompt cuts it, between two characters (a
+	 * peer's name may be wide ones). */
 	room = (e->cols > 0 ? (size_t)e->cols : 80);
-	if (plen + 2 > room)	/* narrower than the prompt: cut it */
-		plen = room > 2 ? room - 2 : 0;
-	room = room > plen + 1 ? room - plen - 1 : 1;
+	for (plen = 0, pw = 0; prompt[plen] != '\0'; plen += n) {
+		n = ed_char(prompt + plen, strlen(prompt + plen), &cw);
+		if (pw + (size_t)cw + 2 > room)
+			break;
+		pw += (size_t)cw;
+	}
+	room = room > pw + 1 ? room - pw - 1 : 1;
 	/* Back from the cursor while the characters fit, then on. */
 	for (start = e->pos, w = 0; start > 0; start = n) {
 		n = ed_before(e->line, start);
@@ -2202,7 +2208,7 @@ ed_refresh(struct chat *c)
 			out[w] = ' ';	/* one column, as counted */
 	n += end - start;
 	n += (size_t)snprintf(out + n, sizeof(out) - n, "\x1b[0K\r");
-	w = plen + ed_width(e->line, start, e->pos);
+	w = pw + ed_width(e->line, start, e->pos);
 	if (w > 0)
 		n += (size_t)snprintf(out + n, sizeof(out) - n, "\x1b[%zuC",
 		    w);
@@ -2728,8 +2734,9 @@ parse_seconds(const char *arg, long long *ms)
 }
 
 /*
- * The shared secret into buf (size bytes at most; buf holds one more): the first line of
- * path (its CR LF or LF not included), or else CHAT_SECRET. A file that
+ * The shared secret into buf (size bytes at most; buf holds one more):
+ * the first line of path (its CR LF or LF not included), or else
+ * CHAT_SECRET. A file that
  * group or others may use is refused, as ssh refuses such a key: the
  * secret is only as secret as the file. Returns its length, 0 for none,
  * or -1 after an error line.
@@ -3216,13 +3223,16 @@ conn_say(struct chat *c, struct conn *cn, const char *fmt, ...)
 
 /* Send a frame to cn (payload: len bytes, or NULL): in the conversation
  * it may wait for room up to the --timeout; anyone else gets what fits at
- * once, or nothing. Returns as io_write_all(). */
+ * once, or nothing. A QUIT's reason goes to a chat/2 peer only: chat/1
+ * peers were promised a bare QUIT. Returns as io_write_all(). */
 static int
 conn_send(struct chat *c, struct conn *cn, enum verb verb,
     const char *payload, size_t len)
 {
 	long long deadline = 0;
 
+	if (verb == VERB_QUIT && cn->version < 2)
+		payload = NULL;
 	if (cn == c->peer && c->timeout_ms >= 0)
 		deadline = c->clock() + c->timeout_ms;
 	else if (cn == c->peer)
@@ -3230,8 +3240,10 @@ conn_send(struct chat *c, struct conn *cn, enum verb verb,
 	return net_send(c, cn->fd, verb, payload, len, deadline);
 }
 
-/* cn moves on in the handshake (HELLO, INTRO, PROOF): each of its steps
- * has CHAT_HELLO_SECS, or the --timeout if less. */
+/* cn's handshake begins (HELLO) or goes on after its HELLO (INTRO): each
+ * of the two has CHAT_HELLO_SECS, or the --timeout if less. So a stranger
+ * holds a candidate's place for two of them at most, however it spreads
+ * its lines. */
 static void
 conn_handshake(struct chat *c, struct conn *cn, enum conn_state state)
 {
@@ -3306,7 +3318,10 @@ conn_end(struct chat *c, struct conn *cn, int status, enum ending how)
 		c->status = status;
 		c->conversations++;
 		term_quiet();
-		if (c->ed != NULL)
+		/* (A connector turned away before the handshake's end had
+		 * no conversation: lines typed meanwhile wait for the next
+		 * try of --wait.) */
+		if (c->ed != NULL && !conn_in_handshake(cn))
 			ed_over(c);
 	}
 	if (how == END_CLOSE) {
@@ -3319,14 +3334,11 @@ conn_end(struct chat *c, struct conn *cn, int status, enum ending how)
 	cn->deadline = c->clock() + LINGER_MS;
 }
 
-/* End cn with a frame of ours (QUIT, ERR): linger if it went out. A
- * QUIT's reason goes only to a chat/2 peer: chat/1 ignores it. */
+/* End cn with a frame of ours (QUIT, ERR): linger if it went out. */
 static void
 conn_last(struct chat *c, struct conn *cn, int status, enum verb verb,
     const char *reason)
 {
-	if (verb == VERB_QUIT && cn->version < 2)
-		reason = NULL;
 	conn_end(c, cn, status, conn_send(c, cn, verb, reason,
 	    reason ? strlen(reason) : 0) == 0 ?
 	    END_LINGER : END_CLOSE);
@@ -3459,7 +3471,8 @@ conn_timeout(struct chat *c, struct conn *cn)
  *             unsupported version for a HELLO without chat/1) -> LINGER
  *           DL_HELLO: listener: ERR no hello -> LINGER; connector
  *             (which has said nothing yet): closed
- * INTRO   chat/2: their [NONCE] and NAME. DL_HELLO anew for each line.
+ * INTRO   chat/2: their [NONCE] and NAME, then (PROOF) their PROOF, all
+ *         within one DL_HELLO set anew at their HELLO.
  *           NONCE: kept (a listener without a secret: ERR this listener
  *             has no secret -> LINGER)
  *           NAME, no secrets: listener sends NAME -> OURS, others BUSY;
@@ -3885,7 +3898,6 @@ chat_intro(struct chat *c, struct conn *cn, enum verb verb,
 		}
 		memcpy(cn->their_nonce, payload, CHAT_HEX_LEN);
 		cn->their_nonce[CHAT_HEX_LEN] = '\0';
-		conn_handshake(c, cn, CONN_INTRO);
 		return;
 	}
 	if (verb != VERB_NAME) {
@@ -3908,7 +3920,7 @@ chat_intro(struct chat *c, struct conn *cn, enum verb verb,
 	else if (c->secret == NULL)
 		chat_welcome(c, cn);
 	else if (c->listening || chat_prove(c, cn) == 0)
-		conn_handshake(c, cn, CONN_PROOF);
+		cn->state = CONN_PROOF;		/* (the same deadline) */
 }
 
 /*
@@ -4322,8 +4334,7 @@ chat_stop(struct chat *c)
 	/* QUIT only in the conversation: after our HELLO, and never
 	 * after half a frame (conn_gone() closed that one). */
 	if (c->peer != NULL && c->peer->state != CONN_HELLO &&
-	    conn_send(c, c->peer, VERB_QUIT, c->peer->version >= 2 ? reason :
-	    NULL, strlen(reason)) == 0)
+	    conn_send(c, c->peer, VERB_QUIT, reason, strlen(reason)) == 0)
 		shutdown(c->peer->fd, SHUT_WR);
 	c->peer = NULL;
 	for (cn = c->conns; cn < c->conns_end; cn++)

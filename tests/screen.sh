@@ -378,4 +378,25 @@ test_status_line_shows_above_the_line_being_typed() {
 	raw_expect 'MSG abcdef'
 }
 
+# A peer's name in the prompt is measured in columns, not bytes: with
+# "Zo\xc3\xab" (3 columns, 4 bytes) the cursor after "Zoë's turn: abc"
+# is in column 15.
+test_named_prompt_puts_the_cursor_by_columns() {
+	screen_chat 40 20 --listen "$IP:0"
+	listening
+	exec 3<> "/dev/tcp/$IP/$PORT" || fail "cannot connect to $IP:$PORT"
+	raw_send 'HELLO chat/2\nNAME Zo\xc3\xab\n'
+	raw_expect 'HELLO chat/1 chat/2'
+	raw_expect 'NAME'
+	wait_screen 'Your message: ?' "with the prompt"
+	typed hi
+	keys Enter
+	raw_expect 'MSG hi'
+	typed abc
+	wait_screen "Zo.*'s turn: abc" "with the named prompt and abc"
+	until_deadline "$WAIT" cursor_at 15 ||
+	    fail "cursor in column $(tmx display-message -p -t chat \
+	    '#{cursor_x}'), not 15"
+}
+
 suite_main "$@"

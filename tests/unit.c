@@ -2193,6 +2193,33 @@ test_core_chat2_handshake_errors(void)
 	}
 }
 
+/* After its HELLO the rest of a candidate's handshake has one deadline,
+ * however it spreads its lines: a stranger holds a place 10 s at most. */
+static void
+test_core_chat2_handshake_after_the_hello_has_one_deadline(void)
+{
+	int peer;
+
+	rig_secret = "s3cret";
+	rig_open(1, 0, -1);
+	rig_secret = NULL;
+	peer = dial(NULL);
+	take(peer);
+	fake_now += 4000;
+	put(peer, "HELLO chat/2\n");
+	step();
+	fake_now += 4000;
+	put(peer, "NONCE 00112233445566778899aabbccddeeff"
+	    "00112233445566778899aabbccddeeff\n");
+	step();
+	CHECK(holds(peer, ""));
+	fake_now += 1000;		/* 5 s after its HELLO */
+	step();
+	CHECK(holds(peer, "ERR handshake too slow\n<EOF>"));
+	close(peer);
+	rig_close();
+}
+
 static void
 test_core_chat2_quit_carries_the_reason(void)
 {
@@ -2297,6 +2324,7 @@ main(void)
 	test_core_chat2_listener_refuses_candidates_without_the_secret();
 	test_core_chat2_candidate_waiting_when_its_source_is_blocked_is_refused();
 	test_core_chat2_handshake_errors();
+	test_core_chat2_handshake_after_the_hello_has_one_deadline();
 	test_core_chat2_quit_carries_the_reason();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
