@@ -180,7 +180,7 @@ enum stranger {
 	STRANGER_DROPPED,	/* no valid HELLO: silent, bad, gone */
 	STRANGER_AUTH,		/* chat/2: no secret, a wrong one, or blocked */
 	STRANGER_BLOCKED,	/* its wrong secret got its source blocked:
-				 * said even within a second of another */
+				 * one a second of its own (see report()) */
 	STRANGER_KINDS
 };
 
@@ -263,6 +263,7 @@ struct chat {
 
 	/* lines about strangers: one now, the others counted for later */
 	long long stranger_quiet;	/* none printed before this, or -1 */
+	long long blocked_quiet;	/* the same for STRANGER_BLOCKED */
 	char stranger_held[SAY_MAX];	/* one that waits for the prompt */
 	size_t stranger_held_len;
 	enum stranger stranger_held_kind;
@@ -798,23 +799,25 @@ err_write(struct chat *c, const char *text, size_t len, int wait)
  * every STRANGER_MS, so that a flood can neither push the conversation off
  * the screen nor fill a pipe that nobody reads. The first is written (held
  * until Enter while the user types), the rest only counted, for
- * stranger_summary().
+ * stranger_summary(). A source blocked has its own second: who was
+ * blocked is worth a line even amid a flood of others, but a flood of
+ * blocks from many sources gets one a second too.
  */
 static void
 report(struct chat *c, int kind, int flags, const char *fmt, va_list ap)
 {
+	long long now, *quiet = kind == STRANGER_BLOCKED ? &c->blocked_quiet :
+	    &c->stranger_quiet;
 	char line[SAY_MAX];
-	long long now;
 	size_t n;
 
 	if (kind >= 0) {
 		now = c->clock();
-		if (c->stranger_held_len > 0 || (now < c->stranger_quiet &&
-		    kind != STRANGER_BLOCKED)) {
+		if (c->stranger_held_len > 0 || now < *quiet) {
 			c->stranger_count[kind]++;
 			return;
 		}
-		c->stranger_quiet = now + STRANGER_MS;
+		*quiet = now + STRANGER_MS;
 	}
 	n = line_format(line, sizeof(line), flags, fmt, ap);
 	if (kind >= 0 && c->prompt_open) {
@@ -4374,7 +4377,7 @@ chat_new(const struct chat_config *cfg)
 	linebuf_init(&c->in, c->in_data, sizeof(c->in_data), CHAT_TEXT_MAX);
 	local_init(&c->out, cfg->out_fd);
 	local_init(&c->err, cfg->err_fd);
-	c->stranger_quiet = -1;
+	c->stranger_quiet = c->blocked_quiet = -1;
 	for (i = 0; i < LISTEN_MAX; i++)
 		c->listen_fd[i] = -1;
 	c->conns_end = c->conns;

@@ -2052,6 +2052,9 @@ test_core_chat2_listener_takes_only_a_proved_candidate_and_blocks(void)
 	peer = dial("127.0.0.7");	/* blocked: before any HELLO */
 	CHECK(holds(peer, "ERR blocked for 60 seconds after 3 wrong "
 	    "secrets\n<EOF>"));
+	snprintf(want, sizeof(want), "Turned away %s: blocked for 60 more "
+	    "seconds\n", name_of(peer));
+	CHECK(holds(rig.err, want));
 	close(peer);
 	fake_now += 60000;		/* served again */
 	peer = dial("127.0.0.7");
@@ -2065,9 +2068,9 @@ test_core_chat2_listener_takes_only_a_proved_candidate_and_blocks(void)
 	    proof);
 	snprintf(want, sizeof(want), "PROOF %s\n", proof);
 	CHECK(holds(peer, want));
-	snprintf(want, sizeof(want), "Turned away 1 more: 1 without the "
-	    "secret\nConnection from bob at %s\n", name_of(peer));
-	CHECK(holds(rig.err, want));	/* (the blocked one was counted) */
+	snprintf(want, sizeof(want), "Connection from bob at %s\n",
+	    name_of(peer));
+	CHECK(holds(rig.err, want));
 	close(peer);
 	rig_close();
 }
@@ -2113,6 +2116,42 @@ test_core_chat2_candidate_waiting_when_its_source_is_blocked_is_refused(void)
 	    "secrets\n<EOF>"));
 	close(peer);
 	close(other);
+	rig_close();
+}
+
+/* A source blocked is said even in a second that said another line, but
+ * only one a second: a second one in it is counted ("1 blocked"). */
+static void
+test_core_chat2_blocked_sources_are_said_one_a_second(void)
+{
+	const char *nc = "ffeeddccbbaa99887766554433221100"
+	    "ffeeddccbbaa99887766554433221100";
+	static const char *const from[] = { "127.0.0.9", "127.0.0.10" };
+	char nl[CHAT_HEX_LEN + 1], want[256];
+	int peer, i, k, said;
+
+	rig_secret = "s3cret";
+	rig_open(1, 0, -1);
+	rig_secret = NULL;
+	for (i = 0; i < 3; i++)
+		for (k = 0; k < 2; k++) {
+			peer = dial(from[k]);
+			candidate_introduces(peer, nc, nl);
+			candidate_proves(peer, nl, nc, 0);
+			close(peer);
+		}
+	take(rig.err);
+	for (said = 0, i = 0; i < 2; i++) {
+		snprintf(want, sizeof(want), "%s is blocked", from[i]);
+		said += strstr(rig.text, want) != NULL;
+	}
+	CHECK(said == 1);
+	CHECK(strstr(rig.text, "wrong secret, 3 in 10 minutes: 127.0.0.9 "
+	    "is blocked for 60 seconds\n") != NULL);
+	fake_now += 1000;
+	step();
+	CHECK(holds(rig.err, "Turned away 4 more: 3 without the secret, "
+	    "1 blocked\n"));
 	rig_close();
 }
 
@@ -2322,6 +2361,7 @@ main(void)
 	test_core_chat2_connector_refuses_a_listener_without_the_secret();
 	test_core_chat2_listener_takes_only_a_proved_candidate_and_blocks();
 	test_core_chat2_listener_refuses_candidates_without_the_secret();
+	test_core_chat2_blocked_sources_are_said_one_a_second();
 	test_core_chat2_candidate_waiting_when_its_source_is_blocked_is_refused();
 	test_core_chat2_handshake_errors();
 	test_core_chat2_handshake_after_the_hello_has_one_deadline();
