@@ -94,6 +94,8 @@
 #define PROMPT_IDLE	"Waiting for a peer: "
 #define PROMPT_NAMED	"%s's turn: "	/* chat/2, the peer's name */
 #define PROMPT_NAMED_QUEUED "%s's turn (%u queued): "
+/* Room for any of them: a 32-byte name and a count of 10 digits fit. */
+#define PROMPT_MAX	96
 #define PASTE_ON	"\x1b[?2004h"	/* bracketed paste mode */
 #define PASTE_OFF	"\x1b[?2004l"
 #define ED_CLEAR	"\r\x1b[0K"	/* to column 0, erase the row */
@@ -232,7 +234,7 @@ struct editor {
 	size_t hist_n, hist_bytes;
 	size_t browse;			/* Up/Down's place: hist_n is the
 					 * line being typed */
-	char drawn[96];			/* the prompt last drawn */
+	char drawn[PROMPT_MAX];		/* the prompt last drawn */
 };
 
 struct chat {
@@ -2158,7 +2160,7 @@ static void
 ed_refresh(struct chat *c)
 {
 	struct editor *e = c->ed;
-	char out[ED_DRAW_MAX], pbuf[96];
+	char out[ED_DRAW_MAX], pbuf[PROMPT_MAX];
 	const char *prompt = ed_prompt(c, pbuf, sizeof(pbuf));
 	size_t plen, pw, start = 0, end, n = 0, w, room;
 	int cw;
@@ -2237,7 +2239,7 @@ ed_hide(struct chat *c, int wait)
 static void
 ed_update(struct chat *c)
 {
-	char pbuf[96];
+	char pbuf[PROMPT_MAX];
 
 	if (c->ed == NULL)
 		return;
