@@ -2565,6 +2565,20 @@ secret_file() {
 	chmod 600 "$file" || fail "cannot chmod $file"
 }
 
+# perl_listening NAME ARG...: run NAME.pl ARG... under timeout(1), output
+# to NAME.log and NAME.err, until it says "port N" (a listening socket of
+# its own); set PORT to N.
+perl_listening() {
+	local name=$1
+
+	shift
+	"$TIMEOUT" -k 2 "$LIMIT" perl "$name.pl" "$@" > "$name.log" \
+	    2> "$name.err" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+	echo "$!" >> "$T/pids"
+	wait_line_re "$name.log" 'port [0-9]+'
+	PORT=${MATCH#port }
+}
+
 # hmac_hex KEY DATA: print HMAC-SHA256(KEY, DATA) in lowercase hex.
 hmac_hex() {
 	perl -MDigest::SHA=hmac_sha256_hex -e \
@@ -2644,11 +2658,7 @@ while ($open->count) {
 }
 print "done\n";
 EOF
-	"$TIMEOUT" -k 2 "$LIMIT" perl proxy.pl "$1" > proxy.log \
-	    2> proxy.err 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
-	echo "$!" >> "$T/pids"
-	wait_line_re proxy.log 'port [0-9]+'
-	PORT=${MATCH#port }
+	perl_listening proxy "$1"
 }
 
 # recorded TAG VERB: set REC to the payload of the frame VERB that the
@@ -2709,11 +2719,7 @@ while (defined(my $line = line())) {
 }
 print "closed\n";
 EOF
-	"$TIMEOUT" -k 2 "$LIMIT" perl script.pl "$@" > script.log \
-	    2> script.err 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
-	echo "$!" >> "$T/pids"
-	wait_line_re script.log 'port [0-9]+'
-	PORT=${MATCH#port }
+	perl_listening script "$@"
 }
 
 # wrong_proofs SECRET SRC...: perl makes one chat/2 connection to

@@ -1923,18 +1923,31 @@ test_core_chat1_listener_gets_the_chat1_conversation(void)
 	rig_close();
 }
 
-static void
-test_core_chat2_connector_proves_then_checks_the_listener(void)
+/* The nonce of the listener the tests play. */
+static const char listener_nonce[] = "00112233445566778899aabbccddeeff"
+    "00112233445566778899aabbccddeeff";
+
+/* A connector with the secret "s3cret", after the listener's HELLO: what
+ * it answered is in rig.text, its nonce in nc. Returns the peer. */
+static int
+connector_with_secret(char *nc)
 {
-	char nc[CHAT_HEX_LEN + 1], want[256], proof[CHAT_HEX_LEN + 1];
-	const char *nl = "00112233445566778899aabbccddeeff"
-	    "00112233445566778899aabbccddeeff";
 	int peer = rig_connector2(NULL, "s3cret");
 
 	put(peer, "HELLO chat/2\n");
 	step();
 	take(peer);
 	hex_after(rig.text, "\nNONCE ", nc);
+	return peer;
+}
+
+static void
+test_core_chat2_connector_proves_then_checks_the_listener(void)
+{
+	char nc[CHAT_HEX_LEN + 1], want[256], proof[CHAT_HEX_LEN + 1];
+	const char *nl = listener_nonce;
+	int peer = connector_with_secret(nc);
+
 	CHECK(strlen(nc) == CHAT_HEX_LEN);
 	CHECK(strstr(rig.text, "HELLO chat/1 chat/2\nNONCE ") == rig.text);
 	CHECK(strcmp(rig.text + 20 + 6 + CHAT_HEX_LEN + 1, "NAME\n") == 0);
@@ -1961,14 +1974,9 @@ static void
 test_core_chat2_connector_refuses_a_listener_without_the_secret(void)
 {
 	char nc[CHAT_HEX_LEN + 1], line[256];
-	const char *nl = "00112233445566778899aabbccddeeff"
-	    "00112233445566778899aabbccddeeff";
-	int peer = rig_connector2(NULL, "s3cret");
+	const char *nl = listener_nonce;
+	int peer = connector_with_secret(nc);
 
-	put(peer, "HELLO chat/2\n");
-	step();
-	take(peer);
-	hex_after(rig.text, "\nNONCE ", nc);
 	snprintf(line, sizeof(line), "NONCE %s\nNAME\n", nl);
 	put(peer, line);
 	step();
@@ -1999,6 +2007,19 @@ test_core_chat2_connector_refuses_a_listener_without_the_secret(void)
 	rig_close();
 }
 
+/* The nonce of the candidates the tests play. */
+static const char candidate_nonce[] = "ffeeddccbbaa99887766554433221100"
+    "ffeeddccbbaa99887766554433221100";
+
+/* A listener with the secret "s3cret". */
+static void
+rig_listener_with_secret(void)
+{
+	rig_secret = "s3cret";
+	rig_open(1, 0, -1);
+	rig_secret = NULL;
+}
+
 /* A listener's candidate from peer: HELLO, NONCE (its nonce: nc), NAME;
  * then what the listener answered (NONCE NL) into nl. */
 static void
@@ -2014,18 +2035,28 @@ candidate_introduces(int peer, const char *nc, char *nl)
 	hex_after(rig.text, "NONCE ", nl);
 }
 
+/* A candidate's PROOF sent with the right secret or a wrong one (0). */
+static void
+candidate_proves(int peer, const char *nl, const char *nc, int right)
+{
+	char proof[CHAT_HEX_LEN + 1], line[CHAT_HEX_LEN + 32];
+
+	chat_proof((const unsigned char *)(right ? "s3cret" : "wrong"),
+	    right ? 6 : 5, "connector", nl, nc, proof);
+	snprintf(line, sizeof(line), "PROOF %s\n", proof);
+	put(peer, line);
+	step();
+}
+
 static void
 test_core_chat2_listener_takes_only_a_proved_candidate_and_blocks(void)
 {
-	const char *nc = "ffeeddccbbaa99887766554433221100"
-	    "ffeeddccbbaa99887766554433221100";
+	const char *nc = candidate_nonce;
 	char nl[CHAT_HEX_LEN + 1], proof[CHAT_HEX_LEN + 1];
-	char line[CHAT_HEX_LEN + 32], want[256];
+	char want[256];
 	int peer, i;
 
-	rig_secret = "s3cret";
-	rig_open(1, 0, -1);
-	rig_secret = NULL;
+	rig_listener_with_secret();
 	for (i = 1; i <= 3; i++) {
 		fake_now += 1001;	/* each in a second of its own */
 		peer = dial("127.0.0.7");
@@ -2033,11 +2064,7 @@ test_core_chat2_listener_takes_only_a_proved_candidate_and_blocks(void)
 		CHECK(strlen(nl) == CHAT_HEX_LEN);
 		CHECK(strcmp(rig.text + 6 + CHAT_HEX_LEN, "\nNAME\n") == 0);
 		CHECK(holds(rig.err, ""));
-		chat_proof((const unsigned char *)"wrong", 5, "connector", nl,
-		    nc, proof);
-		snprintf(line, sizeof(line), "PROOF %s\n", proof);
-		put(peer, line);
-		step();
+		candidate_proves(peer, nl, nc, 0);
 		CHECK(holds(peer, "ERR wrong secret\n<EOF>"));
 		if (i < 3)
 			snprintf(want, sizeof(want), "Turned away %s: wrong "
@@ -2059,11 +2086,7 @@ test_core_chat2_listener_takes_only_a_proved_candidate_and_blocks(void)
 	fake_now += 60000;		/* served again */
 	peer = dial("127.0.0.7");
 	candidate_introduces(peer, nc, nl);
-	chat_proof((const unsigned char *)"s3cret", 6, "connector", nl, nc,
-	    proof);
-	snprintf(line, sizeof(line), "PROOF %s\n", proof);
-	put(peer, line);
-	step();
+	candidate_proves(peer, nl, nc, 1);
 	chat_proof((const unsigned char *)"s3cret", 6, "listener", nl, nc,
 	    proof);
 	snprintf(want, sizeof(want), "PROOF %s\n", proof);
@@ -2075,30 +2098,14 @@ test_core_chat2_listener_takes_only_a_proved_candidate_and_blocks(void)
 	rig_close();
 }
 
-/* A candidate's PROOF sent with the right secret or a wrong one (0). */
-static void
-candidate_proves(int peer, const char *nl, const char *nc, int right)
-{
-	char proof[CHAT_HEX_LEN + 1], line[CHAT_HEX_LEN + 32];
-
-	chat_proof((const unsigned char *)(right ? "s3cret" : "wrong"),
-	    right ? 6 : 5, "connector", nl, nc, proof);
-	snprintf(line, sizeof(line), "PROOF %s\n", proof);
-	put(peer, line);
-	step();
-}
-
 static void
 test_core_chat2_candidate_waiting_when_its_source_is_blocked_is_refused(void)
 {
-	const char *nc = "ffeeddccbbaa99887766554433221100"
-	    "ffeeddccbbaa99887766554433221100";
+	const char *nc = candidate_nonce;
 	char nl[CHAT_HEX_LEN + 1], nl2[CHAT_HEX_LEN + 1];
 	int peer, other, i;
 
-	rig_secret = "s3cret";
-	rig_open(1, 0, -1);
-	rig_secret = NULL;
+	rig_listener_with_secret();
 	for (i = 0; i < 2; i++) {
 		peer = dial("127.0.0.8");
 		candidate_introduces(peer, nc, nl);
@@ -2124,15 +2131,12 @@ test_core_chat2_candidate_waiting_when_its_source_is_blocked_is_refused(void)
 static void
 test_core_chat2_blocked_sources_are_said_one_a_second(void)
 {
-	const char *nc = "ffeeddccbbaa99887766554433221100"
-	    "ffeeddccbbaa99887766554433221100";
+	const char *nc = candidate_nonce;
 	static const char *const from[] = { "127.0.0.9", "127.0.0.10" };
 	char nl[CHAT_HEX_LEN + 1], want[256];
 	int peer, i, k, said;
 
-	rig_secret = "s3cret";
-	rig_open(1, 0, -1);
-	rig_secret = NULL;
+	rig_listener_with_secret();
 	for (i = 0; i < 3; i++)
 		for (k = 0; k < 2; k++) {
 			peer = dial(from[k]);
@@ -2161,9 +2165,7 @@ test_core_chat2_listener_refuses_candidates_without_the_secret(void)
 	char want[256];
 	int peer;
 
-	rig_secret = "s3cret";
-	rig_open(1, 0, -1);
-	rig_secret = NULL;
+	rig_listener_with_secret();
 	peer = dial(NULL);
 	take(peer);
 	put(peer, "HELLO chat/1\n");
@@ -2239,9 +2241,7 @@ test_core_chat2_handshake_after_the_hello_has_one_deadline(void)
 {
 	int peer;
 
-	rig_secret = "s3cret";
-	rig_open(1, 0, -1);
-	rig_secret = NULL;
+	rig_listener_with_secret();
 	peer = dial(NULL);
 	take(peer);
 	fake_now += 4000;
