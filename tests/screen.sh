@@ -192,15 +192,15 @@ conversation() {
 	raw_expect 'MSG hi'
 }
 
-# wrapped_as CHAR N COLS: the screen shows the peer's message of N times
-# CHAR wrapped to COLS columns: "They say: " and as many as fit on the
-# first row, then rows of 10 spaces and as many as fit; every row but the
+# wrapped_as CHAR N COLS [HEAD]: the screen shows the peer's message of N
+# times CHAR wrapped to COLS columns: HEAD ("They say: ") and as many as
+# fit on the first row, then rows of 10 spaces and as many as fit; every row but the
 # last filled to the width (or one short of it).
 wrapped_as() {
-	local row n=0 got=0 head="They say: " indent='          ' text
+	local row n=0 got=0 head=${4:-"They say: "} indent='          ' text
 
-	row_of "They say: $1+"
-	(( ROW )) || fail "no row starts \"They say: $1\"; the screen:$(rows)"
+	row_of "$head$1+"
+	(( ROW )) || fail "no row starts \"$head$1\"; the screen:$(rows)"
 	while IFS= read -r row; do
 		(( ++n < ROW )) && continue
 		if (( n == ROW )); then
@@ -397,6 +397,26 @@ test_named_prompt_puts_the_cursor_by_columns() {
 	until_deadline "$WAIT" cursor_at 15 ||
 	    fail "cursor in column $(tmx display-message -p -t chat \
 	    '#{cursor_x}'), not 15"
+}
+
+# With --show-names the first row of a message starts "alice says: ",
+# two columns more than "They say: ": it holds two characters fewer, and
+# the rows after it keep their indent of 10.
+test_named_message_wraps_after_the_name() {
+	screen_chat 30 20 --listen "$IP:0" --show-names
+	listening
+	exec 3<> "/dev/tcp/$IP/$PORT" || fail "cannot connect to $IP:$PORT"
+	raw_send 'HELLO chat/2\nNAME alice\n'
+	raw_expect 'HELLO chat/1 chat/2'
+	raw_expect 'NAME'
+	wait_screen 'Your message: ?' "with the prompt"
+	typed hi
+	keys Enter
+	raw_expect 'MSG hi'
+	local long_y=yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy
+	raw_send 'MSG %s\n' "$long_y"
+	wait_screen 'alice says: y+' "with alice's message"
+	wrapped_as y 50 30 'alice says: '
 }
 
 suite_main "$@"
