@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 
 #include <net/if.h>
 #include <netinet/in.h>
@@ -73,7 +74,10 @@
 #define TTY_PATH_MAX	128
 /* A numeric host (IPv6 with a scope id fits) and a port, as shown. */
 #define HOST_NUM_MAX	64
-#define PEER_NAME_MAX	(HOST_NUM_MAX + sizeof("[]:65535"))
+/* A socket's path holds this many bytes at most, and its NUL. */
+#define UNIX_PATH_MAX	sizeof(((struct sockaddr_un *)NULL)->sun_path)
+/* A peer's name: "[ADDR]:PORT", or "unix:PATH". */
+#define PEER_NAME_MAX	(sizeof("unix:") + UNIX_PATH_MAX)
 /* Status and error lines longer than this are cut. */
 #define SAY_MAX		512
 /* Of an ERR reason from the peer, quote at most this many bytes; escaped,
@@ -111,6 +115,12 @@
 #define SHOW_INDENT	10	/* strlen("They say: ") */
 /* The addresses the "Reach it as" line names, at most. */
 #define REACH_MAX	4
+/* The longest --port-file path, with the temporary name's suffix. */
+#define PORT_FILE_MAX	4096
+/* A line of the log: "2026-12-01T20:31:05.123Z > NAME: " and the text
+ * escaped, or an event line. */
+#define LOG_HEAD_MAX	(sizeof("2026-12-01T20:31:05.123Z > : ") + CHAT_NAME_MAX)
+#define LOG_LINE_MAX	(LOG_HEAD_MAX + CHAT_ESCAPED_MAX(CHAT_TEXT_MAX) + 1)
 
 /* The reasons of the ERR frames we send, named once; the README lists them. */
 #define ERR_BAD_HELLO	"bad hello"
@@ -250,6 +260,11 @@ struct chat {
 	long long block_ms;		/* --block */
 	long long (*clock)(void);	/* milliseconds, never jumping */
 
+	/* the log (--log), or log_fd -1 */
+	const char *log_path;
+	int log_fd;
+	char *log_buf;			/* LOG_LINE_MAX bytes */
+
 	/* local side */
 	int in_fd;			/* stdin */
 	int in_tty;			/* stdin is a terminal */
@@ -326,6 +341,7 @@ static void	 chat_welcome(struct chat *, struct conn *);
 static long long	 clock_monotonic_ms(void);
 static int	 compat_accept(int, struct sockaddr *, socklen_t *);
 static int	 compat_dual_stack(int);
+static long	 compat_peer_uid(int);
 static void	 compat_let_in(const sigset_t *);
 static int	 compat_reopen(int, int);
 static int	 compat_socket(int, int, int);
@@ -387,6 +403,8 @@ static size_t	 line_format(char *, size_t, int, const char *, va_list);
 static void	 linebuf_move(struct linebuf *, struct linebuf *);
 static void	 local_close(struct local *);
 static void	 local_init(struct local *, int);
+static void	 log_failed(struct chat *, const char *, ...);
+static void	 log_line(struct chat *, char, const char *, const char *, size_t);
 static struct lockout_entry	*lockout_find(const struct lockout *, const unsigned char *);
 static int	 net_bind(const struct addrinfo *, in_port_t, int *);
 static int	 net_connect(struct chat *, const struct endpoint *, char *, size_t);
@@ -394,12 +412,15 @@ static void	 net_drain(int);
 static int	 net_listen(struct chat *, const struct endpoint *, const char *,
     int *);
 static int	 net_listen_any(const struct addrinfo *, int *);
+static int	 net_port(int, char *, size_t);
 static void	 net_name(const struct sockaddr *, socklen_t, char *, size_t);
 static void	 net_reach(struct chat *, int);
 static int	 net_send(struct chat *, int, enum verb, const char *, size_t, long long);
-static void	 net_source(const struct sockaddr_storage *, unsigned char *);
+static void	 net_source(const struct sockaddr_storage *, int, unsigned char *);
 static void	 net_source_name(const unsigned char *, char *, size_t);
-static void	 net_tune(int);
+static void	 net_tune(int, int);
+static void	 net_unix_addr(const struct endpoint *, struct addrinfo *, struct sockaddr_un *);
+static int	 net_unix_stale(const struct sockaddr_un *);
 static void	 on_signal(int);
 static int	 parse_seconds(const char *, long long *);
 static void	 prompt_end(struct chat *, int);
@@ -407,8 +428,10 @@ static int	 range_holds(const struct cp_range *, size_t, unsigned long);
 static int	 reason_is_auth(const char *, size_t);
 static void	 reason_show(char *, const char *, size_t);
 static void	 report(struct chat *, int, int, const char *, va_list);
+static void	 report_write(struct chat *, int, const char *, size_t);
 static uint32_t	 rotr32(uint32_t, unsigned);
 static void	 say(struct chat *, int, const char *, ...);
+static int	 port_file_write(const char *, const char *, int *);
 static ssize_t	 secret_load(const char *, unsigned char *, size_t);
 static void	 sha256_block(uint32_t *, const unsigned char *);
 static size_t	 show_char(const char *, size_t, int *);
@@ -666,6 +689,25 @@ compat_dual_stack(int fd)
 #endif
 }
 
+/* The user at the other end of a Unix-domain socket, or -1. Linux has
+ * SO_PEERCRED and no getpeereid(), on the portable path too. */
+static long
+compat_peer_uid(int fd)
+{
+#ifdef __linux__
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ?
+	    (long)cred.uid : -1;
+#else
+	uid_t uid;
+	gid_t gid;
+
+	return getpeereid(fd, &uid, &gid) == 0 ? (long)uid : -1;
+#endif
+}
+
 /*
  * A non-blocking descriptor of our own for the pipe or FIFO (is_fifo) or
  * terminal open on fd, so that a write that must wait for room waits in
@@ -822,6 +864,15 @@ report(struct chat *c, int kind, int flags, const char *fmt, va_list ap)
 		*quiet = now + STRANGER_MS;
 	}
 	n = line_format(line, sizeof(line), flags, fmt, ap);
+	report_write(c, kind, line, n);
+	log_line(c, '*', NULL, line, n - 1);
+}
+
+/* Write report()'s line (n bytes with its LF) to stderr, below the prompt,
+ * or hold a stranger's while the user types. */
+static void
+report_write(struct chat *c, int kind, const char *line, size_t n)
+{
 	if (kind >= 0 && c->prompt_open) {
 		memcpy(c->stranger_held, line, n);
 		c->stranger_held_len = n;
@@ -917,8 +968,10 @@ stranger_summary(struct chat *c)
 	c->stranger_quiet = c->clock() + STRANGER_MS;
 	/* Without waiting (see report()); if it cannot go, the counts stay
 	 * for the next try, a second later. */
-	if (err_write(c, line, n, 0) == 0)
+	if (err_write(c, line, n, 0) == 0) {
 		memset(c->stranger_count, 0, sizeof(c->stranger_count));
+		log_line(c, '*', NULL, line, n - 1);
+	}
 }
 
 /*
@@ -946,11 +999,15 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: chat --listen [ADDR:]PORT [--once] [--timeout SECS] "
-	    "[--block SECS]\n"
-	    "            [--name NAME] [--show-names] [--secret-file FILE]\n"
-	    "       chat --connect HOST:PORT [--timeout SECS] [--wait SECS]\n"
-	    "            [--name NAME] [--show-names] [--secret-file FILE]\n"
+	    "usage: chat --listen [ADDR:]PORT|unix:PATH [--once] "
+	    "[--timeout SECS]\n"
+	    "            [--block SECS] [--port-file FILE] [--name NAME] "
+	    "[--show-names]\n"
+	    "            [--secret-file FILE] [--log FILE]\n"
+	    "       chat --connect HOST:PORT|unix:PATH [--timeout SECS] "
+	    "[--wait SECS]\n"
+	    "            [--name NAME] [--show-names] [--secret-file FILE] "
+	    "[--log FILE]\n"
 	    "       chat --help | --version\n");
 	if (out != stdout)
 		return;
@@ -961,6 +1018,7 @@ usage(FILE *out)
 	    "\n"
 	    "  -l, --listen [ADDR:]PORT  wait for peers; PORT 0 picks one\n"
 	    "  -c, --connect HOST:PORT   connect; IPv6 as [::1]:5000\n"
+	    "      ... unix:PATH         either, on a Unix-domain socket\n"
 	    "      --once                listener: one conversation, then exit\n"
 	    "  -t, --timeout SECS        longest wait for the peer (1-%d)\n"
 	    "  -n, --name NAME           your name, for the peer\n"
@@ -971,6 +1029,9 @@ usage(FILE *out)
 	    "                            after 3 wrong secrets (60)\n"
 	    "      --wait SECS           connector: keep trying while the\n"
 	    "                            listener is busy or not there\n"
+	    "      --port-file FILE      listener: the port (or PATH) in FILE\n"
+	    "                            once listening (a FIFO: no polling)\n"
+	    "      --log FILE            append a timestamped transcript\n"
 	    "  -h, --help                this help\n"
 	    "  -V, --version             version and protocols\n"
 	    "\n"
@@ -978,6 +1039,68 @@ usage(FILE *out)
 	    "4 peer vanished or broke the protocol, 5 busy or refused,\n"
 	    "6 timeout, 7 interrupted, 8 secret not proved or blocked.\n",
 	    TIMEOUT_MAX_SECS);
+}
+
+/* === The log (--log) ====================================================== */
+
+/*
+ * One line of the log: the time (UTC, to the millisecond), the kind ('*'
+ * an event, '>' a message we sent, '<' one we received), then for a
+ * message who said it, and its text escaped as the screen shows the
+ * peer's. One write a line, so that the file is whole line by line. The
+ * first write that fails is said on stderr and ends the log, never the
+ * conversation.
+ */
+static void
+log_line(struct chat *c, char kind, const char *who, const char *text,
+    size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n, done = 0;
+	ssize_t w = 0;
+	int err;
+
+	if (c->log_fd < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = (size_t)snprintf(c->log_buf, LOG_HEAD_MAX,
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %c ", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    ts.tv_nsec / 1000000, kind);
+	if (who != NULL) {
+		n += (size_t)snprintf(c->log_buf + n, LOG_HEAD_MAX - n, "%s: ",
+		    who);
+		n += display_escape(c->log_buf + n, text, len);
+	} else {	/* an event: a line of ours, safe as it is */
+		memcpy(c->log_buf + n, text, len);
+		n += len;
+	}
+	c->log_buf[n++] = '\n';
+	while (done < n && (w = write(c->log_fd, c->log_buf + done,
+	    n - done)) > 0)
+		done += (size_t)w;
+	if (done == n)
+		return;
+	err = w < 0 ? errno : ENOSPC;
+	close(c->log_fd);
+	c->log_fd = -1;
+	log_failed(c, "write log %s: %s", c->log_path, strerror(err));
+}
+
+/* The log's own error: on stderr, like say(), but never into the log. */
+static void
+log_failed(struct chat *c, const char *fmt, ...)
+{
+	char line[SAY_MAX];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	n = line_format(line, sizeof(line), SAY_ERROR, fmt, ap);
+	va_end(ap);
+	report_write(c, -1, line, n);
 }
 
 /* === Writing everything =================================================== */
@@ -1322,10 +1445,25 @@ name_valid(const char *name, size_t len)
 const char *
 endpoint_parse(const char *spec, enum endpoint_use use, struct endpoint *ep)
 {
+	static char too_long[sizeof("path longer than 999 bytes")];
 	const char *host, *host_end, *port, *p;
 	size_t hlen;
 	long value = 0;
 
+	memset(ep, 0, sizeof(*ep));
+	if (strncmp(spec, "unix:", 5) == 0) {
+		hlen = strlen(spec + 5);
+		if (hlen == 0)
+			return "missing path";
+		if (hlen >= UNIX_PATH_MAX) {
+			snprintf(too_long, sizeof(too_long), "path longer than "
+			    "%d bytes", (int)UNIX_PATH_MAX - 1);
+			return too_long;
+		}
+		memcpy(ep->host, spec + 5, hlen + 1);
+		ep->local = 1;
+		return NULL;
+	}
 	if (spec[0] == '[') {
 		host = spec + 1;
 		host_end = strchr(host, ']');
@@ -2809,6 +2947,52 @@ secret_load(const char *path, unsigned char *buf, size_t size)
 	return len;
 }
 
+/*
+ * --port-file: text (the port, or a socket's path, and LF) in path, for a
+ * script waiting on it. A FIFO is written as it is and left open in *fifo
+ * (a reader that has not opened it yet still finds the line: no polling).
+ * Anything else is written under a temporary name and renamed into place,
+ * so that nobody reads it half-written, with a mode that follows the
+ * umask. Returns 0, or -1 with errno.
+ */
+static int
+port_file_write(const char *path, const char *text, int *fifo)
+{
+	char tmp[PORT_FILE_MAX];
+	size_t len = strlen(text);
+	struct stat st;
+	mode_t mask;
+	int fd, err, ok;
+
+	if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
+		if ((*fifo = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0)
+			return -1;
+		return write(*fifo, text, len) == (ssize_t)len ? 0 : -1;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkstemp(tmp)) < 0)
+		return -1;
+	mask = umask(0);
+	umask(mask);
+	ok = fchmod(fd, 0666 & ~mask) == 0 &&
+	    write(fd, text, len) == (ssize_t)len;
+	err = errno;
+	if (close(fd) < 0 && ok) {	/* (NFS reports some errors here) */
+		ok = 0;
+		err = errno;
+	}
+	if (ok && rename(tmp, path) == 0)
+		return 0;
+	if (ok)
+		err = errno;
+	unlink(tmp);
+	errno = err;
+	return -1;
+}
+
 /* === Network ============================================================== */
 
 /* "ADDR:PORT" of a socket address, IPv6 in brackets, mapped IPv4 plain. */
@@ -2832,18 +3016,23 @@ net_name(const struct sockaddr *sa, socklen_t salen, char *name, size_t size)
 }
 
 /*
- * The source a peer's connection counts against: its IPv4 address, or
- * its IPv6 /64 (one host commonly holds a whole /64); an IPv4 peer of a
- * dual-stack listener counts as IPv4.
+ * The source a peer's connection on fd counts against: its IPv4 address,
+ * or its IPv6 /64 (one host commonly holds a whole /64); an IPv4 peer of
+ * a dual-stack listener counts as IPv4. On a Unix-domain socket, its user.
  */
 static void
-net_source(const struct sockaddr_storage *ss, unsigned char *key)
+net_source(const struct sockaddr_storage *ss, int fd, unsigned char *key)
 {
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+	uint32_t uid;
 
 	memset(key, 0, CHAT_SOURCE_LEN);
-	if (ss->ss_family == AF_INET) {
+	if (ss->ss_family == AF_UNIX) {
+		key[0] = 1;
+		uid = (uint32_t)compat_peer_uid(fd);	/* -1: all unknown */
+		memcpy(key + 1, &uid, sizeof(uid));
+	} else if (ss->ss_family == AF_INET) {
 		key[0] = 4;
 		memcpy(key + 1, &sin->sin_addr, 4);
 	} else if (ss->ss_family == AF_INET6 &&
@@ -2856,13 +3045,22 @@ net_source(const struct sockaddr_storage *ss, unsigned char *key)
 	}
 }
 
-/* A source key as shown: an IPv4 address, or an IPv6 /64. */
+/* A source key as shown: an IPv4 address, an IPv6 /64, or "uid N". */
 static void
 net_source_name(const unsigned char *key, char *name, size_t size)
 {
 	unsigned char a[16];
 	char host[INET6_ADDRSTRLEN];
+	uint32_t uid;
 
+	if (key[0] == 1) {
+		memcpy(&uid, key + 1, sizeof(uid));
+		if (uid == UINT32_MAX)
+			snprintf(name, size, "an unknown user");
+		else
+			snprintf(name, size, "uid %lu", (unsigned long)uid);
+		return;
+	}
 	memset(a, 0, sizeof(a));
 	memcpy(a, key + 1, key[0] == 4 ? 4 : 8);
 	if (inet_ntop(key[0] == 4 ? AF_INET : AF_INET6, a, host,
@@ -2873,15 +3071,55 @@ net_source_name(const unsigned char *key, char *name, size_t size)
 }
 
 /*
- * No Nagle: every message goes at once. (Sockets are made non-blocking
- * and close-on-exec where they are created, with no extra system call.)
+ * No Nagle on TCP: every message goes at once. (Sockets are made
+ * non-blocking and close-on-exec where they are created, with no extra
+ * system call.)
  */
 static void
-net_tune(int fd)
+net_tune(int fd, int family)
 {
 	int one = 1;
 
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* ep, a Unix-domain socket's path, as getaddrinfo() would give it. */
+static void
+net_unix_addr(const struct endpoint *ep, struct addrinfo *ai,
+    struct sockaddr_un *sa)
+{
+	memset(ai, 0, sizeof(*ai));
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	memcpy(sa->sun_path, ep->host, strlen(ep->host) + 1);
+	ai->ai_family = AF_UNIX;
+	ai->ai_socktype = SOCK_STREAM;
+	ai->ai_addr = (struct sockaddr *)sa;
+	ai->ai_addrlen = sizeof(*sa);
+}
+
+/*
+ * Whether the file at sa's path is a socket left by a listener that is
+ * gone: nobody accepts on it. Anything else there (a live listener's
+ * socket, a file that is no socket) is never taken. Keeps errno.
+ */
+static int
+net_unix_stale(const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int fd, stale, err = errno;
+
+	if (lstat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    (fd = compat_socket(AF_UNIX, SOCK_STREAM, 0)) < 0) {
+		errno = err;
+		return 0;
+	}
+	stale = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 &&
+	    errno == ECONNREFUSED;
+	close(fd);
+	errno = err;
+	return stale;
 }
 
 /*
@@ -2971,12 +3209,27 @@ static int
 net_listen(struct chat *c, const struct endpoint *ep, const char *spec,
     int *fds)
 {
-	struct addrinfo hints, *res, *ai;
+	struct addrinfo hints, *res, *ai, local;
 	struct sockaddr_storage ss;
+	struct sockaddr_un sa;
 	socklen_t sslen = sizeof(ss);
 	char name[PEER_NAME_MAX];
 	int n = 0, gai, err = EAFNOSUPPORT;
 
+	if (ep->local) {
+		/* A socket file left by a listener that died is replaced. */
+		net_unix_addr(ep, &local, &sa);
+		if ((fds[0] = net_bind(&local, 0, NULL)) < 0 &&
+		    errno == EADDRINUSE && net_unix_stale(&sa) &&
+		    unlink(sa.sun_path) == 0)
+			fds[0] = net_bind(&local, 0, NULL);
+		if (fds[0] < 0) {
+			say(c, SAY_ERROR, "bind %s: %s", spec, strerror(errno));
+			return 0;
+		}
+		say(c, SAY_STATUS, "Listening on %s", spec);
+		return 1;
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
@@ -3020,6 +3273,26 @@ net_listen(struct chat *c, const struct endpoint *ep, const char *spec,
 		snprintf(name, sizeof(name), "%s", spec);
 	say(c, SAY_STATUS, "Listening on %s", name);
 	return n;
+}
+
+/* The port a listening socket has, in decimal and LF, for --port-file.
+ * Returns 0, or -1 with errno. */
+static int
+net_port(int fd, char *text, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char port[sizeof("65535")];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)
+		return -1;
+	if (getnameinfo((struct sockaddr *)&ss, sslen, NULL, 0, port,
+	    sizeof(port), NI_NUMERICSERV) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(text, size, "%s\n", port);
+	return 0;
 }
 
 /*
@@ -3075,21 +3348,26 @@ static int
 net_connect(struct chat *c, const struct endpoint *ep, char *name,
     size_t size)
 {
-	struct addrinfo hints, *res, *ai;
+	struct addrinfo hints, *res, *ai, local;
 	struct sockaddr_storage ss;
+	struct sockaddr_un sa;
 	struct pollfd pfd;
 	struct timespec ts;
 	long long deadline = c->timeout_ms < 0 ? -1 :
 	    c->clock() + c->timeout_ms;
 	socklen_t errlen, sslen;
-	int fd = -1, gai, err = 0, n, timed_out = 0;
+	int fd = -1, gai = 0, err = 0, n, timed_out = 0;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	gai = getaddrinfo(ep->host, ep->port, &hints, &res);
+	if (ep->local) {
+		net_unix_addr(ep, &local, &sa);
+		res = &local;
+	} else
+		gai = getaddrinfo(ep->host, ep->port, &hints, &res);
 	if (signals_let_in()) {		/* the caller reports it */
-		if (gai == 0)
+		if (gai == 0 && !ep->local)
 			freeaddrinfo(res);
 		return -1;
 	}
@@ -3106,7 +3384,7 @@ net_connect(struct chat *c, const struct endpoint *ep, char *name,
 			err = errno;
 			continue;
 		}
-		net_tune(fd);
+		net_tune(fd, ai->ai_family);
 		err = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 0 : errno;
 		while (err == EINPROGRESS && !stop_signal) {
 			pfd.fd = fd;
@@ -3133,7 +3411,9 @@ net_connect(struct chat *c, const struct endpoint *ep, char *name,
 			/* Named by the address reached, which is not always
 			 * the one dialled: 0.0.0.0 reaches 127.0.0.1. */
 			sslen = sizeof(ss);
-			if (getpeername(fd, (struct sockaddr *)&ss,
+			if (ep->local)
+				snprintf(name, size, "%s", c->where);
+			else if (getpeername(fd, (struct sockaddr *)&ss,
 			    &sslen) == 0)
 				net_name((struct sockaddr *)&ss, sslen, name,
 				    size);
@@ -3147,7 +3427,8 @@ net_connect(struct chat *c, const struct endpoint *ep, char *name,
 		if (timed_out)
 			break;
 	}
-	freeaddrinfo(res);
+	if (!ep->local)
+		freeaddrinfo(res);
 	if (stop_signal) {
 		if (fd >= 0)
 			close(fd);
@@ -3155,7 +3436,8 @@ net_connect(struct chat *c, const struct endpoint *ep, char *name,
 	}
 	if (fd < 0) {
 		c->status = timed_out ? CHAT_EXIT_TIMEOUT : CHAT_EXIT_NET;
-		if (c->wait_quiet && err == ECONNREFUSED)
+		/* (A Unix-domain socket may not be there yet.) */
+		if (c->wait_quiet && (err == ECONNREFUSED || err == ENOENT))
 			c->waiting = "not listening yet";
 		else
 			say(c, SAY_ERROR, "connect %s: %s", c->where,
@@ -3626,6 +3908,8 @@ chat_show(struct chat *c, const char *text, size_t len)
 	size_t pos = 0, n = sizeof(they) - 1, col = SHOW_INDENT, piece;
 	int r = 0, wrap = c->ed != NULL && c->out_cols > 2 * SHOW_INDENT;
 
+	log_line(c, '<', c->peer->their_name[0] != '\0' ?
+	    c->peer->their_name : "them", text, len);
 	if (c->show_names && c->peer->their_name[0] != '\0') {
 		n = (size_t)snprintf(named, sizeof(named), "%s says: ",
 		    c->peer->their_name);
@@ -4181,7 +4465,9 @@ chat_our_line(struct chat *c)
 		return 1;
 	}
 	chat_their_turn(c);
-	ed_sent(c, line, len);	/* after: the peer never waits on our screen */
+	/* After: the peer never waits on our screen or log. */
+	ed_sent(c, line, len);
+	log_line(c, '>', c->name[0] != '\0' ? c->name : "you", line, len);
 	return 1;
 }
 
@@ -4288,8 +4574,11 @@ chat_accept(struct chat *c, int listen_fd)
 	if (fd < 0)
 		return;		/* gone again (ECONNABORTED) or EAGAIN */
 	c->accept_failing = 0;
-	net_name((struct sockaddr *)&ss, sslen, name, sizeof(name));
-	net_source(&ss, source);
+	if (ss.ss_family == AF_UNIX)	/* the peer's own end has no name */
+		snprintf(name, sizeof(name), "%s", c->where);
+	else
+		net_name((struct sockaddr *)&ss, sslen, name, sizeof(name));
+	net_source(&ss, fd, source);
 	/* A blocked source learns for how long, busy or not. */
 	if (c->secret != NULL && chat_blocked(c, source, name, fd, NULL))
 		return;
@@ -4314,7 +4603,7 @@ chat_accept(struct chat *c, int listen_fd)
 		chat_turn_away(c, fd, name, VERB_ERR, ERR_FULL, STRANGER_FULL,
 		    "full");
 	else {
-		net_tune(fd);
+		net_tune(fd, ss.ss_family);
 		if (conn_send(c, cn, VERB_HELLO, CHAT_PROTOCOLS,
 		    sizeof(CHAT_PROTOCOLS) - 1) < 0)
 			conn_gone(c, cn, errno);
@@ -4373,6 +4662,16 @@ chat_new(const struct chat_config *cfg)
 		free(c);
 		return NULL;
 	}
+	c->log_fd = -1;
+	if (cfg->log_path != NULL) {
+		if ((c->log_buf = malloc(LOG_LINE_MAX)) == NULL) {
+			free(c->lockout);
+			free(c);
+			return NULL;
+		}
+		c->log_path = cfg->log_path;
+		c->log_fd = cfg->log_fd;
+	}
 	c->clock = cfg->clock ? cfg->clock : clock_monotonic_ms;
 	c->in_fd = cfg->in_fd;
 	c->in_tty = isatty(cfg->in_fd);
@@ -4404,6 +4703,9 @@ chat_free(struct chat *c)
 			close(c->listen_fd[i]);
 	local_close(&c->out);
 	local_close(&c->err);
+	if (c->log_fd >= 0)
+		close(c->log_fd);
+	free(c->log_buf);
 	free(c->lockout);
 	free(c);
 }
@@ -4562,6 +4864,153 @@ chat_step(struct chat *c)
 	return -1;
 }
 
+/* === Command-line mistakes ================================================ */
+
+/* Longer words are never a typo of an option. */
+#define TYPO_MAX	32
+
+/*
+ * The edits between a and b (inserted, deleted or changed bytes, and two
+ * neighbours swapped), counted to 3 at most: only 1 and 2 matter.
+ */
+static int
+typo_distance(const char *a, size_t an, const char *b, size_t bn)
+{
+	int d[TYPO_MAX + 1][TYPO_MAX + 1], v;
+	size_t i, j;
+
+	if (an > TYPO_MAX || bn > TYPO_MAX)
+		return 3;
+	for (i = 0; i <= an; i++)
+		for (j = 0; j <= bn; j++) {
+			if (i == 0 || j == 0) {
+				d[i][j] = (int)(i + j);
+				continue;
+			}
+			v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[an][bn] < 3 ? d[an][bn] : 3;
+}
+
+/* The long option nearest to word ("--conect", "--conect=x"), within two
+ * edits, or NULL. */
+static const char *
+typo_option(const struct option *opts, const char *word)
+{
+	const char *best = NULL;
+	size_t n;
+	int d, least = 3;
+
+	if (strncmp(word, "--", 2) != 0)
+		return NULL;
+	word += 2;
+	n = strcspn(word, "=");
+	for (; opts->name != NULL; opts++) {
+		d = typo_distance(word, n, opts->name, strlen(opts->name));
+		if (d < least) {
+			least = d;
+			best = opts->name;
+		}
+	}
+	return best;
+}
+
+/*
+ * A long option written with one dash ("-listen", which getopt would
+ * read as -l isten): its name, or NULL. Words that are an option's
+ * argument ("--name -once") are passed over.
+ */
+static const char *
+typo_one_dash(const struct option *opts, const char *shorts, int argc,
+    char **argv)
+{
+	const struct option *o;
+	const char *w, *p;
+	int i, arg = 0;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		w = argv[i];
+		if (arg) {
+			arg = 0;
+			continue;
+		}
+		for (o = opts; w[0] == '-' && w[1] != '-' && w[1] != '\0' &&
+		    w[2] != '\0' && o->name != NULL; o++)
+			if (strcmp(w + 1, o->name) == 0)
+				return o->name;
+		/* Does w leave the next word to be its argument? */
+		for (o = opts; w[0] == '-' && w[1] == '-' && o->name != NULL;
+		    o++)
+			if (strcmp(w + 2, o->name) == 0)
+				arg = o->has_arg == required_argument;
+		if (w[0] == '-' && w[1] != '-' && w[1] != '\0' && w[2] == '\0' &&
+		    (p = strchr(shorts, w[1])) != NULL)
+			arg = p[1] == ':';
+	}
+	return NULL;
+}
+
+/*
+ * "HOST PORT" the way nc takes them: HOST:PORT (IPv6 in brackets) in
+ * out, or 0 if port is no port or host already has one (or is a port).
+ */
+static int
+typo_endpoint(char *out, size_t size, const char *host, const char *port)
+{
+	size_t n = strspn(port, "0123456789");
+	long value = n > 0 && n <= 5 ? strtol(port, NULL, 10) : 0;
+
+	if (port[n] != '\0' || value < 1 || value > 65535 ||
+	    host[0] == '\0' || host[0] == '[' ||
+	    host[strspn(host, "0123456789")] == '\0' ||
+	    strncmp(host, "unix:", 5) == 0 ||
+	    (strchr(host, ':') != NULL && strchr(host, ':') ==
+	    strrchr(host, ':')))	/* one ':' is HOST:PORT already */
+		return 0;
+	snprintf(out, size, strchr(host, ':') != NULL ? "[%s]:%s" : "%s:%s",
+	    host, port);
+	return 1;
+}
+
+/*
+ * A URL where HOST:PORT was expected ("http://localhost:5000/"): its
+ * HOST:PORT, or HOST:PORT with the word PORT where it has none, in out.
+ * Returns 0 if spec is no URL.
+ */
+static int
+typo_url(char *out, size_t size, const char *spec)
+{
+	const char *host = strstr(spec, "://"), *at, *end, *colon;
+	size_t n;
+
+	if (host == NULL)
+		return 0;
+	host += 3;
+	n = strcspn(host, "/?#");
+	if ((at = memchr(host, '@', n)) != NULL) {	/* user@ */
+		n -= (size_t)(at + 1 - host);
+		host = at + 1;
+	}
+	end = host + n;
+	colon = NULL;
+	for (at = host; at < end; at++)
+		if (*at == ':')
+			colon = at;
+		else if (*at == ']')
+			colon = NULL;
+	snprintf(out, size, "%.*s%s", (int)n, host, colon != NULL &&
+	    colon + 1 < end ? "" : colon != NULL ? "PORT" : ":PORT");
+	return 1;
+}
+
 /* === main ================================================================= */
 
 /*
@@ -4624,6 +5073,8 @@ main(int argc, char **argv)
 		{ "secret-file", required_argument, NULL, 'S' },
 		{ "block", required_argument, NULL, 'b' },
 		{ "wait", required_argument, NULL, 'w' },
+		{ "log", required_argument, NULL, 'L' },
+		{ "port-file", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -4632,10 +5083,14 @@ main(int argc, char **argv)
 	struct chat *c;
 	struct endpoint ep;
 	static unsigned char secret[SECRET_MAX + 1];
+	static const char shorts[] = ":l:c:t:n:hV";
 	char shown[CHAT_ESCAPED_MAX(CHAT_NAME_MAX) + 1];
-	const char *spec = NULL, *why, *secret_file = NULL;
+	char hint[CHAT_HOST_MAX + sizeof(":65535")];
+	const char *spec = NULL, *why, *secret_file = NULL, *port_file = NULL;
+	char port_text[CHAT_HOST_MAX + 2];
 	int ch, mode = 0, help = 0, version = 0, status, n, block = 0;
-	int fds[LISTEN_MAX];
+	int fds[LISTEN_MAX], port_fifo = -1, port_written = 0, sock_made = 0;
+	struct stat sock, st;
 	long long wait_ms = -1;
 	ssize_t secret_len;
 
@@ -4646,8 +5101,12 @@ main(int argc, char **argv)
 	cfg.out_fd = STDOUT_FILENO;
 	cfg.err_fd = STDERR_FILENO;
 	opterr = 0;		/* our own messages, with our own name */
-	while ((ch = getopt_long(argc, argv, ":l:c:t:n:hV", longopts,
-	    NULL)) != -1) {
+	if ((why = typo_one_dash(longopts, shorts, argc, argv)) != NULL) {
+		warn_usage("unknown option '-%s'; did you mean --%s?", why,
+		    why);
+		return CHAT_EXIT_USAGE;
+	}
+	while ((ch = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 		case 'c':
@@ -4689,6 +5148,12 @@ main(int argc, char **argv)
 		case 'S':
 			secret_file = optarg;
 			break;
+		case 'L':
+			cfg.log_path = optarg;
+			break;
+		case 'P':
+			port_file = optarg;
+			break;
 		case 'b':
 		case 'w':
 			if (parse_seconds(optarg, ch == 'b' ? &cfg.block_ms :
@@ -4711,12 +5176,32 @@ main(int argc, char **argv)
 			    argv[optind - 1]);
 			return CHAT_EXIT_USAGE;
 		default:
-			warn_usage("unknown option '%s'", argv[optind - 1]);
+			if ((why = typo_option(longopts,
+			    argv[optind - 1])) != NULL)
+				warn_usage("unknown option '%s'; did you mean "
+				    "--%s?", argv[optind - 1], why);
+			else
+				warn_usage("unknown option '%s'",
+				    argv[optind - 1]);
 			return CHAT_EXIT_USAGE;
 		}
 	}
+	/* nc's habit, "HOST PORT": say what chat takes instead. */
+	if (optind < argc && (spec != NULL ? argc - optind == 1 &&
+	    typo_endpoint(hint, sizeof(hint), spec, argv[optind]) :
+	    argc - optind == 2 && typo_endpoint(hint, sizeof(hint),
+	    argv[optind], argv[optind + 1]))) {
+		warn_usage("unexpected argument '%s': did you mean --%s %s?",
+		    argv[optind], mode == 'l' ? "listen" : "connect", hint);
+		return CHAT_EXIT_USAGE;
+	}
 	if (optind < argc) {
 		warn_usage("unexpected argument '%s'", argv[optind]);
+		return CHAT_EXIT_USAGE;
+	}
+	if (spec != NULL && typo_url(hint, sizeof(hint), spec)) {
+		warn_usage("bad endpoint '%s': that is a URL; give HOST:PORT, "
+		    "as in %s", spec, hint);
 		return CHAT_EXIT_USAGE;
 	}
 	why = spec == NULL ? NULL : endpoint_parse(spec, mode == 'l' ?
@@ -4726,22 +5211,26 @@ main(int argc, char **argv)
 		return CHAT_EXIT_USAGE;
 	}
 	/* Only a command line that parses gets help: a typo next to
-	 * --help should not pass unnoticed. */
-	if (help) {
+	 * --help should not pass unnoticed. And help that could not be
+	 * written is an error, as any output is. */
+	if (help)
 		usage(stdout);
-		return CHAT_EXIT_OK;
-	}
-	if (version) {
+	else if (version)
 		printf("chat %s\nprotocols %s\n", CHAT_VERSION, CHAT_PROTOCOLS);
-		return CHAT_EXIT_OK;
+	if ((help || version) && fflush(stdout) == EOF) {
+		fprintf(stderr, "chat: write stdout: %s\n", strerror(errno));
+		return CHAT_EXIT_IO;
 	}
+	if (help || version)
+		return CHAT_EXIT_OK;
 	if (mode == 0 || spec == NULL) {
 		warn_usage("missing --listen [ADDR:]PORT or --connect "
 		    "HOST:PORT");
 		return CHAT_EXIT_USAGE;
 	}
-	if ((cfg.once || block) && mode != 'l') {
-		warn_usage("--%s needs --listen", cfg.once ? "once" : "block");
+	if ((cfg.once || block || port_file != NULL) && mode != 'l') {
+		warn_usage("--%s needs --listen", cfg.once ? "once" : block ?
+		    "block" : "port-file");
 		return CHAT_EXIT_USAGE;
 	}
 	if (wait_ms >= 0 && mode != 'c') {
@@ -4759,7 +5248,14 @@ main(int argc, char **argv)
 		return CHAT_EXIT_USAGE;
 	}
 
-	stdfds_init();
+	stdfds_init();	/* first: the log must not become fd 1 */
+	if (cfg.log_path != NULL && (cfg.log_fd = open(cfg.log_path,
+	    O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC,
+	    0666)) < 0) {
+		fprintf(stderr, "chat: open log %s: %s\n", cfg.log_path,
+		    strerror(errno));
+		return CHAT_EXIT_USAGE;
+	}
 	chat_signals_init();
 	cfg.listening = mode == 'l';
 	cfg.where = spec;
@@ -4777,6 +5273,19 @@ main(int argc, char **argv)
 			net_reach(c, fds[0]);
 		while (n-- > 0)
 			chat_serve(c, fds[n]);
+		if (ep.local && stat(ep.host, &sock) == 0)
+			sock_made = 1;
+		if (ep.local)
+			snprintf(port_text, sizeof(port_text), "%s\n", ep.host);
+		if (port_file != NULL && ((!ep.local && net_port(fds[0],
+		    port_text, sizeof(port_text)) < 0) ||
+		    port_file_write(port_file,
+		    port_text, &port_fifo) < 0)) {
+			say(c, SAY_ERROR, "write port file %s: %s", port_file,
+			    strerror(errno));
+			c->status = CHAT_EXIT_IO;
+		} else
+			port_written = port_file != NULL;
 	}
 	else if (cfg.listening)
 		c->status = CHAT_EXIT_NET;
@@ -4785,11 +5294,19 @@ main(int argc, char **argv)
 	status = c->status;
 	if (!cfg.listening)
 		status = chat_connect(c, &ep, wait_ms);
-	else if (c->listen_fd[0] >= 0)
+	else if (c->listen_fd[0] >= 0 && (port_file == NULL || port_written))
 		while ((status = chat_step(c)) < 0)
 			continue;
 	ed_close(c);
 	term_restore();
 	chat_free(c);
+	if (port_fifo >= 0)
+		close(port_fifo);
+	else if (port_written)
+		unlink(port_file);
+	/* Our socket file, not one that replaced it since. */
+	if (sock_made && stat(ep.host, &st) == 0 && st.st_dev == sock.st_dev &&
+	    st.st_ino == sock.st_ino)
+		unlink(ep.host);
 	return status;
 }

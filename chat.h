@@ -124,13 +124,15 @@ int hello_version(const char *payload, size_t plen);
  * that display_escape() leaves as it is, with no space or tab. */
 int name_valid(const char *name, size_t len);
 
-/* === Endpoints: [HOST:]PORT, [V6ADDR]:PORT ============================== */
+/* === Endpoints: [HOST:]PORT, [V6ADDR]:PORT, unix:PATH =================== */
 
 enum endpoint_use { ENDPOINT_LISTEN, ENDPOINT_CONNECT };
 
 struct endpoint {
-	char host[CHAT_HOST_MAX + 1];	/* empty: any address (listen only) */
+	char host[CHAT_HOST_MAX + 1];	/* empty: any address (listen only);
+					 * with local, the socket's path */
 	char port[6];			/* decimal, no leading zeros */
+	int local;			/* unix:PATH, a Unix-domain socket */
 };
 
 /*
@@ -238,6 +240,8 @@ struct chat_config {
 	const unsigned char *secret;	/* the shared secret, or NULL */
 	size_t secret_len;
 	long long block_ms;	/* --block, in ms */
+	const char *log_path;	/* --log FILE, or NULL for no log */
+	int log_fd;		/* FILE, open for appending (chat closes it) */
 	int in_fd, out_fd, err_fd;	/* stdin, stdout, stderr */
 	long long (*clock)(void);	/* ms, never jumping; NULL: monotonic */
 };

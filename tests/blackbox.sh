@@ -50,8 +50,8 @@ expect_count() {
 
 # usage_in FILE: whether FILE holds chat's usage, as the README shows it.
 usage_in() {
-	grep -Fq -- 'chat --listen [ADDR:]PORT [--once] [--timeout SECS]' "$1" &&
-	    grep -Fq -- 'chat --connect HOST:PORT [--timeout SECS]' "$1"
+	grep -Fq -- 'chat --listen [ADDR:]PORT|unix:PATH [--once]' "$1" &&
+	    grep -Fq -- 'chat --connect HOST:PORT|unix:PATH [--timeout SECS]' "$1"
 }
 
 # === chat processes ==========================================================

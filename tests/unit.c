@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
@@ -349,7 +350,35 @@ test_endpoint_accepts_the_documented_forms(void)
 	CHECK(endpoint_parse("[fe80::1%lo]:7", ENDPOINT_CONNECT, &ep) == NULL);
 	CHECK(strcmp(ep.host, "fe80::1%lo") == 0);
 	CHECK(endpoint_parse("host:007", ENDPOINT_CONNECT, &ep) == NULL);
-	CHECK(strcmp(ep.port, "7") == 0);
+	CHECK(strcmp(ep.port, "7") == 0 && !ep.local);
+}
+
+/* unix:PATH, for both uses: any path the system's sockets can hold,
+ * relative or not, colons and all; nothing is a port. */
+static void
+test_endpoint_takes_unix_paths(void)
+{
+	struct sockaddr_un sa;
+	char path[sizeof(sa.sun_path) + 8], want[64];
+	struct endpoint ep;
+
+	CHECK(endpoint_parse("unix:/tmp/chat.sock", ENDPOINT_LISTEN, &ep) ==
+	    NULL);
+	CHECK(ep.local && strcmp(ep.host, "/tmp/chat.sock") == 0);
+	CHECK(endpoint_parse("unix:rel:5000", ENDPOINT_CONNECT, &ep) == NULL);
+	CHECK(ep.local && strcmp(ep.host, "rel:5000") == 0);
+	CHECK(strcmp(endpoint_parse("unix:", ENDPOINT_CONNECT, &ep),
+	    "missing path") == 0);
+	/* The longest path that fits sun_path with its NUL, and one more. */
+	memcpy(path, "unix:", 5);
+	memset(path + 5, 'p', sizeof(sa.sun_path) - 1);
+	path[5 + sizeof(sa.sun_path) - 1] = '\0';
+	CHECK(endpoint_parse(path, ENDPOINT_LISTEN, &ep) == NULL);
+	CHECK(strlen(ep.host) == sizeof(sa.sun_path) - 1);
+	strcat(path, "p");
+	snprintf(want, sizeof(want), "path longer than %d bytes",
+	    (int)sizeof(sa.sun_path) - 1);
+	CHECK(strcmp(endpoint_parse(path, ENDPOINT_CONNECT, &ep), want) == 0);
 }
 
 static void
@@ -2306,6 +2335,7 @@ main(void)
 	test_names_are_one_printable_word_of_1_to_32_bytes();
 	test_endpoint_accepts_the_documented_forms();
 	test_endpoint_rejects_bad_ports_and_hosts();
+	test_endpoint_takes_unix_paths();
 	test_escape_keeps_plain_text_and_valid_utf8();
 	test_escape_shows_controls_as_hex();
 	test_escape_shows_c1_and_bidi_code_points();
