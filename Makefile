@@ -1,10 +1,11 @@
 # chat - strict turn-taking two-party chat over TCP
 #
 # Targets:
-#   make            build ./chat
+#   make            build ./chat and its manual page, chat.1
+#   make chat.1     the manual page, made from the README by tests/man.awk
 #   make demo       build, then play a scripted conversation on loopback
 #   make test       unit tests, black-box tests, expect and tmux tests,
-#                   soak
+#                   the manual page and make install, soak
 #   make bench      time chat against a bare C floor (reports, never fails
 #                   on time; fails if a transcript is wrong)
 #   make lint       cppcheck and clang-tidy over chat.c (both of its
@@ -25,9 +26,11 @@
 #   make check-i686 the black-box suite on the i386 musl build (zig cc)
 #   make fuzz       replay tests/fuzz, then fuzz framing and escaping for
 #                   FUZZ_SECS seconds (default 60); crashes are kept
-#   make install    install chat into $(DESTDIR)$(PREFIX)/bin
-#                   (PREFIX=/usr/local; DESTDIR= for staging)
-#   make uninstall  remove it again
+#   make install    install into $(DESTDIR)$(PREFIX): bin/chat, the
+#                   manual page share/man/man1/chat.1 and the README as
+#                   share/doc/chat/README (PREFIX=/usr/local; DESTDIR= for
+#                   staging)
+#   make uninstall  remove them again
 #   make clean      remove what the build made
 #   make help       this list
 #
@@ -36,15 +39,35 @@
 
 PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
+MANDIR = $(PREFIX)/share/man
+DOCDIR = $(PREFIX)/share/doc/chat
+AWK = awk
 CFLAGS ?= -g
 # Ours come first so that the user's CFLAGS can override them. -O2 is
 # ours, not CFLAGS's default: BSD make has a CFLAGS of its own (-O0).
 CHAT_CFLAGS = -std=c11 -O2 -Wall -Wextra -pedantic $(CFLAGS)
 
-all: chat
+all: chat chat.1
 
 chat: chat.c chat.h
 	$(CC) $(CPPFLAGS) $(CHAT_CFLAGS) -o $@ chat.c $(LDFLAGS)
+
+# The manual page is the README, converted (see tests/man.awk). Its version
+# is chat.h's CHAT_VERSION; its date, that of the last commit that changed
+# the README (the file's own time is that of the checkout), or today's
+# where there is no git history, as in a tarball. Written aside first, so
+# that a failed run leaves no half page. LC_ALL=C: the converter decodes
+# UTF-8 by byte.
+chat.1: README chat.h tests/man.awk
+	@version=$$(sed -n 's/^#define CHAT_VERSION[^"]*"\([^"]*\)".*/\1/p' \
+	    chat.h); \
+	date=$$(git log -1 --format=%cd --date=short -- README 2>/dev/null); \
+	[ -n "$$date" ] || date=$$(date +%Y-%m-%d); \
+	echo "LC_ALL=C $(AWK) -v version=$$version -v date=$$date" \
+	    "-f tests/man.awk README > $@"; \
+	LC_ALL=C $(AWK) -v version="$$version" -v date="$$date" \
+	    -f tests/man.awk README > $@.tmp || { rm -f $@.tmp; exit 1; }; \
+	mv $@.tmp $@
 
 # The unit tests link chat.c itself, its main renamed out of the way.
 tests/chat-lib.o: chat.c chat.h
@@ -61,12 +84,18 @@ tests/probe: tests/probe.c
 demo: chat
 	@sh tests/demo.sh
 
+# tests/man.sh installs with the make that runs it (bmake test, bmake),
+# named through a variable of ours: GNU make runs a line that says $(MAKE)
+# even under make -n.
+TEST_MAKE = $(MAKE)
+
 test: chat tests/unit tests/probe
 	./tests/unit
 	bash tests/blackbox.sh
 	@sh tests/expect.sh tests/interactive.exp
 	@sh tests/expect.sh tests/editor.exp
 	bash tests/screen.sh
+	MAKE=$(TEST_MAKE) bash tests/man.sh
 	bash tests/soak.sh
 
 tests/bench/floor: tests/bench/floor.c
@@ -312,17 +341,24 @@ lint:
 	clang-tidy $(TIDY_FLAGS) --checks='$(TIDY_TEST_CHECKS)' \
 	    $(LINT_TESTS) -- $(TIDY_CC_FLAGS)
 
-install: chat
-	mkdir -p $(DESTDIR)$(BINDIR)
+install: chat chat.1
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR)
 	cp chat $(DESTDIR)$(BINDIR)/chat
 	chmod 755 $(DESTDIR)$(BINDIR)/chat
+	cp chat.1 $(DESTDIR)$(MANDIR)/man1/chat.1
+	chmod 644 $(DESTDIR)$(MANDIR)/man1/chat.1
+	cp README $(DESTDIR)$(DOCDIR)/README
+	chmod 644 $(DESTDIR)$(DOCDIR)/README
 
+# The doc directory is chat's own: it goes too, if it is empty.
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/chat
+	rm -f $(DESTDIR)$(BINDIR)/chat $(DESTDIR)$(MANDIR)/man1/chat.1 \
+	    $(DESTDIR)$(DOCDIR)/README
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
-	rm -f chat tests/unit tests/chat-lib.o tests/probe tests/bench/floor \
-	    tests/bench/stamp tests/bench/rusage
+	rm -f chat chat.1 chat.1.tmp tests/unit tests/chat-lib.o tests/probe \
+	    tests/bench/floor tests/bench/stamp tests/bench/rusage
 	rm -rf tests/out
 
 help:
