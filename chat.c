@@ -4968,15 +4968,19 @@ typo_endpoint(char *out, size_t size, const char *host, const char *port)
 	size_t n = strspn(port, "0123456789");
 	long value = n > 0 && n <= 5 ? strtol(port, NULL, 10) : 0;
 
+	size_t hlen = strlen(host);
+	int bracketed = host[0] == '[' && hlen > 2 && host[hlen - 1] == ']' &&
+	    strchr(host, ']') == host + hlen - 1;
+
 	if (port[n] != '\0' || value < 1 || value > 65535 ||
-	    host[0] == '\0' || host[0] == '[' ||
+	    host[0] == '\0' || (host[0] == '[' && !bracketed) ||
 	    host[strspn(host, "0123456789")] == '\0' ||
-	    strncmp(host, "unix:", 5) == 0 ||
-	    (strchr(host, ':') != NULL && strchr(host, ':') ==
+	    strncmp(host, "unix:", 5) == 0 || (!bracketed &&
+	    strchr(host, ':') != NULL && strchr(host, ':') ==
 	    strrchr(host, ':')))	/* one ':' is HOST:PORT already */
 		return 0;
-	snprintf(out, size, strchr(host, ':') != NULL ? "[%s]:%s" : "%s:%s",
-	    host, port);
+	snprintf(out, size, !bracketed && strchr(host, ':') != NULL ?
+	    "[%s]:%s" : "%s:%s", host, port);
 	return 1;
 }
 
@@ -5273,14 +5277,13 @@ main(int argc, char **argv)
 			net_reach(c, fds[0]);
 		while (n-- > 0)
 			chat_serve(c, fds[n]);
-		if (ep.local && stat(ep.host, &sock) == 0)
-			sock_made = 1;
-		if (ep.local)
+		if (ep.local) {
+			sock_made = stat(ep.host, &sock) == 0;
 			snprintf(port_text, sizeof(port_text), "%s\n", ep.host);
+		}
 		if (port_file != NULL && ((!ep.local && net_port(fds[0],
 		    port_text, sizeof(port_text)) < 0) ||
-		    port_file_write(port_file,
-		    port_text, &port_fifo) < 0)) {
+		    port_file_write(port_file, port_text, &port_fifo) < 0)) {
 			say(c, SAY_ERROR, "write port file %s: %s", port_file,
 			    strerror(errno));
 			c->status = CHAT_EXIT_IO;

@@ -4,11 +4,14 @@
 #
 # Each test_* function checks one behaviour the README promises, with real
 # ./chat processes on loopback: listeners on 127.0.0.1 port 0 (the real port
-# is read from their "Listening on" line), scripts on stdin, and raw chat/1
-# peers written with bash's /dev/tcp. A test asserts what the user sees: the
-# bytes on stdout, the status lines on stderr, the exit status. It waits for
-# a condition with a deadline, never for a fixed time, and every chat runs
-# under timeout(1), so a hang is a failure rather than a stuck suite.
+# is read from their "Listening on" line) or on socket files (unix:PATH) in
+# the test's directory, scripts on stdin, and raw chat/1 peers written with
+# bash's /dev/tcp. A test asserts what the user sees: the bytes on stdout,
+# the status lines on stderr, the exit status, the files chat writes (port
+# files, logs, sockets). It waits for a condition with a deadline, never for
+# a fixed time, and every chat runs under timeout(1), so a hang is a failure
+# rather than a stuck suite. A few tests read an strace of chat (Linux;
+# skipped without strace(1)).
 #
 # Usage: bash tests/blackbox.sh [test_name ...]
 # Prints PASS or FAIL for each test, then "N passed, N failed"; exits 1 if a
@@ -3308,6 +3311,1153 @@ test_block_and_wait_on_the_wrong_side_are_usage_errors() {
 	CHAT_SECRET=s usage_error_says \
 	    "chat: bad --block 'x': expected seconds from 1 to 86400" \
 	    --listen 127.0.0.1:0 --block x
+}
+
+# === Issue 13: friendly mistakes =============================================
+#
+# A usage error's first line says what was wrong, and where the mistake is
+# a common one, what was meant; the usage follows, exit 2.
+
+# usage_error_first LINE ARG...: chat ARG... is a usage error (see
+# usage_error) whose first line on stderr is LINE.
+usage_error_first() {
+	local line=$1 first=
+
+	shift
+	usage_error "$@"
+	IFS= read -r first < "u$USAGE.err"
+	[[ $first == "$line" ]] || fail "chat $(quoted "$*"): first line" \
+	    "$(quoted "$first"), expected $(quoted "$line")"
+}
+
+# usage_error_no_suggestion ARG...: chat ARG... is a usage error whose
+# stderr suggests nothing ("did you mean").
+usage_error_no_suggestion() {
+	usage_error "$@"
+	if grep -q 'did you mean' "u$USAGE.err"; then
+		fail "chat $(quoted "$*"): a suggestion: $(show "u$USAGE.err")"
+	fi
+}
+
+test_usage_port_as_a_separate_argument_gets_the_endpoint_suggested() {
+	local mean="did you mean --connect 127.0.0.1:5000?"
+
+	usage_error_first "chat: unexpected argument '5000': $mean" \
+	    --connect 127.0.0.1 5000
+	usage_error_first "chat: unexpected argument '5000': $mean" \
+	    -c 127.0.0.1 5000
+	usage_error_first "chat: unexpected argument '5000': did you mean --listen 127.0.0.1:5000?" \
+	    --listen 127.0.0.1 5000
+	usage_error_first "chat: unexpected argument '5000': did you mean --listen 127.0.0.1:5000?" \
+	    -l 127.0.0.1 5000
+	usage_error_first "chat: unexpected argument '5000': did you mean --connect [::1]:5000?" \
+	    --connect ::1 5000
+	usage_error_first "chat: unexpected argument '127.0.0.1': $mean" \
+	    127.0.0.1 5000
+}
+
+# An IPv6 address already in brackets, without its port, is an endpoint
+# without a port too.
+test_usage_port_after_a_bracketed_address_gets_the_endpoint_suggested() {
+	usage_error_first "chat: unexpected argument '5000': did you mean --connect [::1]:5000?" \
+	    --connect '[::1]' 5000
+	usage_error_first "chat: unexpected argument '5000': did you mean --listen [::1]:5000?" \
+	    --listen '[::1]' 5000
+}
+
+# Only one extra argument that is a port (1-65535), next to an endpoint
+# without one, is taken for a port that lost its colon.
+test_usage_extra_argument_not_a_lone_port_gets_no_suggestion() {
+	usage_error_first "chat: unexpected argument 'extra'" \
+	    --connect localhost:5000 extra
+	usage_error_first "chat: unexpected argument '6000'" --listen 5000 6000
+	usage_error_no_suggestion --connect 127.0.0.1 65536
+	usage_error_no_suggestion --connect 127.0.0.1 5x
+	usage_error_no_suggestion --connect 127.0.0.1 5000 6000
+}
+
+test_usage_url_as_endpoint_gets_host_port_suggested() {
+	local url='that is a URL; give HOST:PORT, as in'
+
+	usage_error_first "chat: bad endpoint 'http://localhost:5000/': $url localhost:5000" \
+	    --connect http://localhost:5000/
+	usage_error_first "chat: bad endpoint 'https://example.com': $url example.com:PORT" \
+	    --connect https://example.com
+	usage_error_first "chat: bad endpoint 'http://[::1]:8080': $url [::1]:8080" \
+	    --connect 'http://[::1]:8080'
+	usage_error_first "chat: bad endpoint 'http://localhost:5000/': $url localhost:5000" \
+	    --listen http://localhost:5000/
+}
+
+# Within 2 edits (insert, delete, change, swap of neighbours) of a long
+# option, the nearest is suggested.
+test_usage_misspelt_long_option_gets_the_nearest_suggested() {
+	usage_error_first "chat: unknown option '--conect'; did you mean --connect?" \
+	    --conect localhost:5000
+	usage_error_first "chat: unknown option '--conect=x:1'; did you mean --connect?" \
+	    --conect=x:1
+	usage_error_first "chat: unknown option '--lsiten'; did you mean --listen?" \
+	    --lsiten		# a swap
+	usage_error_first "chat: unknown option '--connectt'; did you mean --connect?" \
+	    --connectt		# an insert
+	usage_error_first "chat: unknown option '--tineout'; did you mean --timeout?" \
+	    --tineout		# a change
+	usage_error_first "chat: unknown option '--xonnekt'; did you mean --connect?" \
+	    --xonnekt		# two changes
+	usage_error_first "chat: unknown option '--cnnct'; did you mean --connect?" \
+	    --cnnct		# two deletes
+	# 1 edit from --block, 2 from --log; and the other way round
+	usage_error_first "chat: unknown option '--lock'; did you mean --block?" \
+	    --lock
+	usage_error_first "chat: unknown option '--loc'; did you mean --log?" \
+	    --loc
+	usage_error_first "chat: unknown option '--porf-file'; did you mean --port-file?" \
+	    --porf-file
+}
+
+test_usage_long_option_far_from_every_option_gets_no_suggestion() {
+	usage_error_first "chat: unknown option '--frobnicate'" --frobnicate
+	usage_error_first "chat: unknown option '--xyzten'" --xyzten
+	usage_error_first "chat: unknown option '--timeoutxyz'" --timeoutxyz
+}
+
+test_usage_long_option_with_one_dash_gets_two_suggested() {
+	usage_error_first "chat: unknown option '-listen'; did you mean --listen?" \
+	    -listen 0
+	usage_error_first "chat: unknown option '-connect'; did you mean --connect?" \
+	    -connect localhost:5000
+	usage_error_first "chat: unknown option '-once'; did you mean --once?" \
+	    -once
+	usage_error_first "chat: unknown option '-help'; did you mean --help?" \
+	    -help
+}
+
+# chat_start_stdout ROLE OUT ARG...: as chat_start, with stdout OUT, a
+# file (/dev/full), or - for a closed stdout.
+chat_start_stdout() {
+	local role=$1 out=$2
+
+	shift 2
+	(
+		trap - PIPE
+		if [[ $out == - ]]; then
+			exec >&-
+		else
+			exec > "$out"
+		fi
+		exec "$TIMEOUT" -k 2 "$LIMIT" "$CHAT" "$@" <"$role.in" \
+		    2>"$role.err" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
+	) &
+	PID[$role]=$!
+	echo "$!" >> "$T/pids"
+}
+
+test_usage_help_and_version_to_a_full_stdout_exit_1() {
+	local opt i=0
+
+	[[ -c /dev/full ]] || linux_only "/dev/full"
+	for opt in --help --version -h -V; do
+		: > "o$(( ++i )).in"
+		chat_start_stdout "o$i" /dev/full "$opt"
+		chat_finish "o$i" 1
+		expect_bytes "o$i.err" 'chat: write stdout: %s\n' "$E_NOSPC"
+	done
+}
+
+test_usage_help_and_version_to_a_closed_stdout_exit_1() {
+	local opt i=0 ebadf
+
+	ebadf=$(errno_text EBADF)
+	for opt in --help --version; do
+		: > "o$(( ++i )).in"
+		chat_start_stdout "o$i" - "$opt"
+		chat_finish "o$i" 1
+		expect_bytes "o$i.err" 'chat: write stdout: %s\n' "$ebadf"
+	done
+}
+
+# === Issue 13: --port-file ===================================================
+#
+# A listener writes the port it listens on to FILE, once listening: a
+# regular file under a temporary name, renamed into place, removed at
+# exit; into a FIFO, held open until exit.
+
+# file_is FILE TEXT: whether FILE holds exactly the bytes TEXT.
+file_is() {
+	local text=
+
+	[[ -f $1 ]] || return 1
+	IFS= read -r -d '' text < "$1"
+	[[ $text == "$2" ]]
+}
+
+# file_mode FILE: print FILE's permission bits, in octal (0640).
+file_mode() {
+	perl -e 'printf "%04o\n", (lstat $ARGV[0])[2] & 07777' "$1"
+}
+
+# no_leftovers NAME: no temporary NAME.XXXXXX is left in the directory.
+no_leftovers() {
+	local left
+
+	left=$(find . -maxdepth 1 -name "$1.??????" | head -n 3)
+	[[ -z $left ]] || fail "temporary files left: $left"
+}
+
+# port_file_appears FILE: wait until FILE (a regular file) holds a port and
+# a line break, and nothing else; set FILE_PORT to it.
+port_file_appears() {
+	local re='^[0-9]+$'
+
+	until_deadline "$WAIT" test -f "$1" ||
+	    fail "no port file $1 within $WAIT s"
+	IFS= read -r FILE_PORT < "$1"
+	[[ $FILE_PORT =~ $re ]] && file_is "$1" "$FILE_PORT"$'\n' ||
+	    fail "port file $1 holds $(show "$1"), expected a port and LF"
+}
+
+test_port_file_holds_the_port_a_peer_reaches_and_goes_at_exit() {
+	printf 'through the port file\n' > l.in
+	printf 'QUIT\n' > c.in
+	chat_start l --listen 127.0.0.1:0 --once --port-file port
+	port_file_appears port
+	# Written once listening: the Listening line came first.
+	expect_line l.err "Listening on 127.0.0.1:$FILE_PORT"
+	PORT=$FILE_PORT
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: through the port file\n'
+	expect_bytes c.err '%s\n' "Connected to 127.0.0.1:$PORT" \
+	    'You ended the conversation.'
+	[[ -e port ]] && fail "the port file is still there after exit"
+	no_leftovers port
+}
+
+# port_file_reader FILE: until the file stop exists (or LIMIT seconds),
+# read FILE whole as fast as possible, whenever it can be opened; append
+# each content that differs from the one read before to FILE.seen, quoted
+# (%q) one a line; write the number of reads to FILE.reads at the end.
+port_file_reader() {
+	local text last=$'\1' reads=0 end
+
+	now_us
+	end=$(( NOW + LIMIT * 1000000 ))
+	until [[ -e stop ]]; do
+		text=$'\1'
+		{ IFS= read -r -d '' text; } 2>/dev/null < "$1"
+		if [[ $text != $'\1' ]]; then
+			(( ++reads ))
+			if [[ $text != "$last" ]]; then
+				printf '%q\n' "$text" >> "$1.seen"
+				last=$text
+			fi
+		fi
+		if (( (reads & 255) == 0 )); then
+			now_us
+			(( NOW < end )) || break
+		fi
+	done
+	echo "$reads" > "$1.reads"
+}
+
+# An existing FILE is replaced by another file (a rename), never written
+# in place: a second name (a hard link) for the old file keeps the old
+# text, and a reader reading as fast as it can sees the old text or the
+# whole new line, never an empty or partial file.
+test_port_file_replaces_an_existing_file_whole_never_in_place() {
+	local reader line
+
+	printf 'old\n' > port
+	ln port old-name || fail "cannot make a hard link"
+	port_file_reader port &
+	reader=$!
+	echo "$reader" >> "$T/pids"
+	until_deadline "$WAIT" test -s port.seen ||
+	    fail "the reader read nothing"
+	fifo_hold l 7
+	chat_listen l --port-file port
+	until_deadline "$WAIT" file_is port "$PORT"$'\n' ||
+	    fail "the port file holds $(show port), expected $PORT and LF"
+	file_is old-name $'old\n' ||
+	    fail "the old file was written in place: it holds $(show old-name)"
+	exec 7>&-
+	chat_finish l 0
+	[[ -e port ]] && fail "the port file is still there after exit"
+	file_is old-name $'old\n' ||
+	    fail "the old file was changed: it holds $(show old-name)"
+	: > stop
+	wait "$reader"
+	while IFS= read -r line; do
+		[[ $line == "$(quoted $'old\n')" ||
+		    $line == "$(quoted "$PORT"$'\n')" ]] ||
+		    fail "a reader saw the port file hold $line"
+	done < port.seen
+	grep -qxF -- "$(quoted "$PORT"$'\n')" port.seen ||
+	    fail "the reader never saw the port: $(show port.seen)"
+	note "$(< port.reads) reads of the port file, all whole"
+	no_leftovers port
+}
+
+# strace_usable: end the test as skipped without strace(1) (Linux only;
+# .ci/run installs it); return 1, noted, when chat runs under an emulator,
+# whose own calls strace would see.
+strace_usable() {
+	needs_command strace
+	if [[ ${CHAT_EMULATOR:-} ]]; then
+		note "under ${CHAT_EMULATOR%% *}: strace would see the" \
+		    "emulator's calls; not checked"
+		return 1
+	fi
+}
+
+# With strace (Linux): FILE is never opened for writing; a temporary
+# FILE.XXXXXX in its directory is renamed onto it. A file that did not
+# exist is the case a hard link cannot show (see above).
+test_port_file_is_renamed_from_a_temporary_name() {
+	local opened renamed re at='((AT_FDCWD|[0-9]+)[^,]*, )?'
+
+	strace_usable || return 0
+	mkdir d
+	fifo_hold l 7
+	STRACE=1 chat_start l --listen 127.0.0.1:0 --port-file d/port
+	port_file_appears d/port
+	exec 7>&-
+	chat_finish l 0
+	re="(open|openat|creat)\\($at\"([^\"]*/)?d/port\",.*O_(WRONLY|RDWR|CREAT|TRUNC)"
+	opened=$(grep -E "$re" l.trace)
+	[[ -z $opened ]] || fail "d/port was opened to be written: $opened"
+	re="rename(at2?)?\\($at\"([^\"]*/)?d/port\\.[A-Za-z0-9]{6}\", $at\"([^\"]*/)?d/port\"(, [^)]*)?\\) += 0"
+	renamed=$(grep -E "$re" l.trace) ||
+	    fail "no rename of d/port.XXXXXX onto d/port:" \
+	    "$(grep -E 'rename|port' l.trace | head -n 5)"
+	note "${renamed#* }"
+	cd d && no_leftovers port
+}
+
+# mode_is FILE MODE: FILE's permission bits are MODE (octal, 0640).
+mode_is() {
+	local mode
+
+	mode=$(file_mode "$1")
+	[[ $mode == "$2" ]] || fail "$1 has mode $mode, expected $2"
+}
+
+test_port_file_mode_follows_the_umask() {
+	umask 027
+	fifo_hold l 7
+	chat_start l --listen 127.0.0.1:0 --port-file port
+	port_file_appears port
+	mode_is port 0640
+	exec 7>&-
+	chat_finish l 0
+}
+
+# A FIFO: a script's read returns the port, no polling, whichever of the
+# two opens the FIFO first.
+test_port_file_fifo_gives_the_port_to_a_script_that_reads_it() {
+	local port
+
+	mkfifo pf || fail "mkfifo failed"
+	printf 'over the FIFO port\n' > l.in
+	printf 'QUIT\n' > c.in
+	chat_start l --listen 127.0.0.1:0 --once --port-file pf
+	port=$("$TIMEOUT" "$WAIT" bash -c 'IFS= read -r p < "$1" && printf %s "$p"' \
+	    _ pf) || fail "read port < pf did not return within $WAIT s;" \
+	    "stderr $(show l.err)"
+	expect_line l.err "Listening on 127.0.0.1:$port"
+	PORT=$port
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: over the FIFO port\n'
+	[[ -p pf ]] || fail "the FIFO is gone"
+}
+
+# The FIFO holds the one line, and chat keeps it open until it exits: a
+# reader reads to its end only then.
+test_port_file_fifo_holds_one_line_and_is_kept_open_until_exit() {
+	local reader
+
+	mkfifo pf || fail "mkfifo failed"
+	fifo_hold l 7
+	chat_listen l --port-file pf
+	"$TIMEOUT" -k 2 "$LIMIT" cat pf > got 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+	reader=$!
+	echo "$reader" >> "$T/pids"
+	wait_line got "$PORT"
+	printf 'QUIT\n' > c.in
+	printf 'hello\n' >&7
+	chat_connect c
+	chat_finish c 0
+	wait_line l.err 'They ended the conversation.'
+	kill -0 "$reader" 2>/dev/null ||
+	    fail "the FIFO's reader ended while chat ran: chat closed it"
+	exec 7>&-
+	chat_finish l 0
+	wait "$reader" || fail "cat pf failed or was stopped at its time limit"
+	expect_bytes got '%s\n' "$PORT"
+	[[ -p pf ]] || fail "the FIFO is gone"
+}
+
+test_port_file_is_removed_at_every_exit_but_sigkill() {
+	local sig
+
+	# end of input
+	fifo_hold l1 7
+	chat_start l1 --listen 127.0.0.1:0 --port-file p1
+	port_file_appears p1
+	exec 7>&-
+	chat_finish l1 0
+	[[ -e p1 ]] && fail "the port file is still there after end of input"
+	# SIGTERM, SIGINT
+	for sig in TERM INT; do
+		fifo_hold "$sig" 7
+		chat_start "$sig" --listen 127.0.0.1:0 --port-file "p$sig"
+		port_file_appears "p$sig"
+		chat_pid "$sig"
+		kill "-$sig" "$CPID"
+		chat_finish "$sig" 7
+		exec 7>&-
+		[[ -e p$sig ]] && fail "the port file is still there after SIG$sig"
+	done
+	# --timeout, exit 6
+	printf 'anyone?\n' > l2.in
+	chat_start l2 --listen 127.0.0.1:0 --once --timeout 1 --port-file p2
+	port_file_appears p2
+	PORT=$FILE_PORT
+	raw_connect 'HELLO chat/1\n'
+	raw_expect 'HELLO chat/1 chat/2'
+	raw_expect 'MSG anyone?'
+	chat_finish l2 6
+	raw_close
+	[[ -e p2 ]] && fail "the port file is still there after exit 6"
+	# SIGKILL leaves it
+	fifo_hold l3 7
+	chat_start l3 --listen 127.0.0.1:0 --port-file p3
+	port_file_appears p3
+	chat_pid l3
+	kill -KILL "$CPID"
+	chat_reap l3
+	[[ -e p3 ]] || fail "the port file went at SIGKILL: what removed it?"
+	no_leftovers p1
+}
+
+test_port_file_in_a_missing_directory_exits_1() {
+	fifo_hold l 7
+	chat_start l --listen 127.0.0.1:0 --port-file no/such/port
+	chat_finish l 1
+	expect_line l.err "chat: write port file no/such/port: $(errno_text ENOENT)"
+	usage_in l.err && fail "a usage on stderr: $(show l.err)"
+	expect_bytes l.out ''
+}
+
+test_port_file_not_written_when_bind_fails_exit_3() {
+	fifo_hold l 7
+	chat_listen l
+	: > l2.in
+	chat_start l2 --listen "127.0.0.1:$PORT" --port-file port
+	chat_finish l2 3
+	expect_bytes l2.err 'chat: bind 127.0.0.1:%s: %s\n' "$PORT" \
+	    "$E_ADDRINUSE"
+	[[ -e port ]] && fail "a port file $(show port) from a listener that failed"
+	exec 7>&-
+	chat_finish l 0
+}
+
+test_port_file_without_listen_is_a_usage_error() {
+	usage_error_says 'chat: --port-file needs --listen' \
+	    --connect 127.0.0.1:1 --port-file port
+	usage_error_says 'chat: --port-file needs --listen' \
+	    --port-file port --connect 127.0.0.1:1
+	[[ -e port ]] && fail "a connector wrote a port file: $(show port)"
+	return 0
+}
+
+# === Issue 13: --log =========================================================
+#
+# Each side may log its conversation to a file of its own: one line per
+# event or message, "TIMESTAMP KIND TEXT", the time in UTC to the
+# millisecond; events ("*") are the lines stderr shows, messages are
+# "> WHO: TEXT" (sent) and "< WHO: TEXT" (received), escaped as the screen
+# shows the peer's text.
+
+# utc_now: set UTC to the time now, to the second: 2026-12-01T20:31:05.
+utc_now() {
+	UTC=$(date -u +%Y-%m-%dT%H:%M:%S) || fail "date -u failed"
+}
+
+# log_read FILE FROM TO: each line of FILE (which ends in LF) is
+# TIMESTAMP KIND TEXT, the timestamps never going back, none before the
+# second FROM or after the second TO (utc_now's form; the fixed form
+# compares as text). Set LOG to the lines without their timestamps
+# ("KIND TEXT"), in order.
+log_read() {
+	local line n=0 last=$2.000Z stamp
+	local re='^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z) ([*<>] .*)$'
+
+	LOG=()
+	[[ -f $1 ]] || fail "no log $1"
+	[[ ! -s $1 || -z $(tail -c 1 "$1") ]] ||
+	    fail "$1 does not end in a line break: $(show "$1")"
+	while IFS= read -r line; do
+		(( ++n ))
+		[[ $line =~ $re ]] ||
+		    fail "$1 line $n is not TIMESTAMP KIND TEXT: $(quoted "$line")"
+		stamp=${BASH_REMATCH[1]}
+		[[ $stamp < $last ]] &&
+		    fail "$1 line $n: time $stamp is before $last"
+		last=$stamp
+		LOG+=("${BASH_REMATCH[2]}")
+	done < "$1"
+	[[ $last > $3.999Z ]] &&
+	    fail "$1: time $last is after the test's end, $3"
+	return 0
+}
+
+# expect_log FILE FROM TO LINE...: FILE is a log (see log_read) whose lines,
+# without their timestamps, are exactly LINE...
+expect_log() {
+	local file=$1 from=$2 to=$3 i
+
+	shift 3
+	log_read "$file" "$from" "$to"
+	for (( i = 0; i < $# || i < ${#LOG[@]}; i++ )); do
+		(( i + 1 <= $# )) || fail "$file line $(( i + 1 )):" \
+		    "$(quoted "${LOG[i]}"), expected no more lines"
+		(( i < ${#LOG[@]} )) || fail "$file ends after $i lines," \
+		    "expected $(quoted "${@:i+1:1}") next"
+		[[ ${LOG[i]} == "${@:i+1:1}" ]] || fail "$file line $(( i + 1 )):" \
+		    "$(quoted "${LOG[i]}"), expected $(quoted "${@:i+1:1}")"
+	done
+}
+
+# log_events_are_stderr LOG ERR: the events of LOG (its "*" lines, read by
+# log_read) are exactly the lines of ERR, in order.
+log_events_are_stderr() {
+	local entry events=()
+
+	for entry in "${LOG[@]}"; do
+		[[ $entry == '* '* ]] && events+=("${entry#\* }")
+	done
+	printf '%s\n' "${events[@]}" > "$1.events"
+	cmp -s "$1.events" "$2" ||
+	    fail "the events of $1 are $(show "$1.events"), stderr $(show "$2")"
+}
+
+test_log_records_a_whole_conversation_on_both_sides() {
+	local from to
+
+	# control bytes (0x01, ESC), an empty message; QUIT is no message
+	printf 'hi\na\001b\033[31mc\n\nlast\n' > l.in
+	printf 'hello\nx\001y\033z\nfine\nQUIT\n' > c.in
+	utc_now
+	from=$UTC
+	chat_listen l --once --log l.log
+	chat_connect c --log c.log
+	chat_finish c 0
+	chat_finish l 0
+	utc_now
+	to=$UTC
+	peer_port l
+	expect_bytes l.out 'They say: %s\n' hello 'x\x01y\x1bz' fine
+	expect_bytes c.out 'They say: %s\n' hi 'a\x01b\x1b[31mc' '' last
+	expect_log l.log "$from" "$to" \
+	    "* Listening on 127.0.0.1:$PORT" \
+	    "* Connection from 127.0.0.1:$CPORT" \
+	    '> you: hi' \
+	    '< them: hello' \
+	    '> you: a\x01b\x1b[31mc' \
+	    '< them: x\x01y\x1bz' \
+	    '> you: ' \
+	    '< them: fine' \
+	    '> you: last' \
+	    '* They ended the conversation.'
+	log_events_are_stderr l.log l.err
+	expect_log c.log "$from" "$to" \
+	    "* Connected to 127.0.0.1:$PORT" \
+	    '< them: hi' \
+	    '> you: hello' \
+	    '< them: a\x01b\x1b[31mc' \
+	    '> you: x\x01y\x1bz' \
+	    '< them: ' \
+	    '> you: fine' \
+	    '< them: last' \
+	    '* You ended the conversation.'
+	log_events_are_stderr c.log c.err
+}
+
+test_log_names_who_spoke() {
+	local from to
+
+	printf 'hi bob\nQUIT\n' > l.in
+	printf 'hi alice\n' > c.in
+	utc_now
+	from=$UTC
+	chat_listen l --once --name alice --log l.log
+	chat_connect c --name bob --log c.log
+	chat_finish c 0
+	chat_finish l 0
+	utc_now
+	to=$UTC
+	expect_line_re l.err 'Connection from bob at 127\.0\.0\.1:[0-9]+'
+	expect_log l.log "$from" "$to" \
+	    "* Listening on 127.0.0.1:$PORT" "* $MATCH" \
+	    '> alice: hi bob' '< bob: hi alice' '* You ended the conversation.'
+	log_events_are_stderr l.log l.err
+	expect_log c.log "$from" "$to" \
+	    "* Connected to alice at 127.0.0.1:$PORT" \
+	    '< alice: hi bob' '> bob: hi alice' '* They ended the conversation.'
+	log_events_are_stderr c.log c.err
+}
+
+# Error lines are events too, with their "chat: " prefix.
+test_log_records_error_lines() {
+	local from to
+
+	printf 'QUIT\n' > l.in
+	: > first.in
+	chat_listen l --once
+	chat_connect first
+	chat_finish first 0
+	chat_finish l 0		# now the port is free again
+	printf 'never sent\n' > c.in
+	utc_now
+	from=$UTC
+	chat_connect c --log c.log
+	chat_finish c 3
+	utc_now
+	to=$UTC
+	expect_log c.log "$from" "$to" \
+	    "* chat: connect 127.0.0.1:$PORT: $E_CONNREFUSED"
+	log_events_are_stderr c.log c.err
+	fifo_hold l2 7
+	chat_listen l2 --log l2.log
+	chat_pid l2
+	kill -TERM "$CPID"
+	chat_finish l2 7
+	utc_now
+	expect_log l2.log "$from" "$UTC" "* Listening on 127.0.0.1:$PORT" \
+	    '* chat: interrupted by SIGTERM'
+	log_events_are_stderr l2.log l2.err
+}
+
+# The lines about strangers are logged as stderr shows them: at most one
+# a second, the others counted into a summary line.
+test_log_records_newcomers_turned_away_as_stderr_shows_them() {
+	local from to i line
+
+	fifo_hold l 7
+	fifo_hold c1 8
+	utc_now
+	from=$UTC
+	chat_listen l --once --log l.log
+	chat_connect c1
+	wait_line c1.err "Connected to 127.0.0.1:$PORT"
+	printf 'never sent\n' > c2.in
+	chat_connect c2
+	chat_finish c2 5
+	wait_line_re l.err 'Turned away 127\.0\.0\.1:[0-9]+: busy'
+	for (( i = 1; i <= 30; i++ )); do
+		exec 4<>"/dev/tcp/127.0.0.1/$PORT" ||
+		    fail "newcomer $i: cannot connect to 127.0.0.1:$PORT"
+		line=
+		IFS= read -r -t "$WAIT" line <&4
+		[[ $line == BUSY ]] ||
+		    fail "newcomer $i read $(quoted "$line"), expected BUSY"
+		exec 4<&-
+	done
+	until_deadline "$WAIT" turned_away_is l.err 31 ||
+	    fail "the \"Turned away\" lines do not count 31: $(show l.err)"
+	wait_line_re l.err 'Turned away 127\.0\.0\.1:[0-9]+: busy'
+	printf 'first\n' >&7
+	wait_line c1.out 'They say: first'
+	printf 'QUIT\n' >&8
+	chat_finish c1 0
+	chat_finish l 0
+	exec 7>&- 8>&-
+	utc_now
+	to=$UTC
+	log_read l.log "$from" "$to"
+	log_events_are_stderr l.log l.err
+	expect_line l.log.events "$MATCH"
+	printf '%s\n' "${LOG[@]}" > l.log.all
+	expect_line l.log.all '> you: first'
+}
+
+# log_texts LOG KIND: print the texts of LOG's messages of KIND (> or <),
+# without "WHO: ", one a line (LOG as log_read sets it).
+log_texts() {
+	local entry
+
+	for entry in "${LOG[@]}"; do
+		[[ $entry == "$2 "* ]] || continue
+		entry=${entry#"$2 "}
+		printf '%s\n' "${entry#*: }"
+	done
+}
+
+# screen_texts FILE: print the texts of FILE's "They say: TEXT" lines.
+screen_texts() {
+	sed -n 's/^They say: //p' "$1"
+}
+
+# Messages are logged escaped exactly as the screen shows the peer's
+# text, sent and received alike: each side's log holds, for what it sent
+# and what it got, what the other's stdout and its own show.
+test_log_escapes_messages_as_the_screen_shows_them() {
+	local from to
+
+	# NUL, DEL, CR, C1 (raw and UTF-8), bad UTF-8, bidi, zero width, a
+	# tag, ZWJ between emoji (kept) and not, tab, a backslash; then
+	# the longest message, all ESC
+	printf '%b\n' 'nul\0x' 'del\177 cr\rx' 'c1 \x9b and \xc2\x9b' \
+	    'bad \xff\xfe \xe2\x82' 'bidi \xe2\x80\xaeevil' \
+	    'zw\xe2\x80\x8bsp tag\xf3\xa0\x80\x81' \
+	    'family \xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9 a\xe2\x80\x8db' \
+	    'tab\there back\\x1b' > lines
+	long_text "$TEXT_MAX" $'\033'
+	printf '%s\n' "$TEXT" >> lines
+	cp lines l.in
+	{ cat lines; printf 'QUIT\n'; } > c.in
+	utc_now
+	from=$UTC
+	chat_listen l --once --log l.log
+	chat_connect c --log c.log
+	chat_finish c 0
+	chat_finish l 0
+	utc_now
+	to=$UTC
+	screen_texts l.out > l.screen
+	screen_texts c.out > c.screen
+	[[ $(wc -l < l.screen) == 9 && $(wc -l < c.screen) == 9 ]] ||
+	    fail "expected 9 messages each way: $(show l.out), $(show c.out)"
+	log_read l.log "$from" "$to"
+	log_texts l.log '>' > l.sent
+	log_texts l.log '<' > l.got
+	log_read c.log "$from" "$to"
+	log_texts c.log '>' > c.sent
+	log_texts c.log '<' > c.got
+	cmp -s l.got l.screen ||
+	    fail "l.log's received messages $(show l.got) are not as its" \
+	    "screen shows them: $(show l.screen)"
+	cmp -s c.got c.screen ||
+	    fail "c.log's received messages $(show c.got) are not as its" \
+	    "screen shows them: $(show c.screen)"
+	cmp -s l.sent c.screen ||
+	    fail "l.log's sent messages $(show l.sent) are not as the peer" \
+	    "shows them: $(show c.screen)"
+	cmp -s c.sent l.screen ||
+	    fail "c.log's sent messages $(show c.sent) are not as the peer" \
+	    "shows them: $(show l.screen)"
+	grep -qF 'bidi \u202eevil' l.got ||
+	    fail "no \"bidi \\u202eevil\" in $(show l.got)"
+}
+
+# One write per line, so that lines of two writers never mix (strace,
+# Linux): as many writes to the log as it has lines.
+test_log_writes_each_line_at_once() {
+	local fd writes lines
+
+	strace_usable || return 0
+	printf 'one\ntwo\n' > l.in
+	printf 'uno\nQUIT\n' > c.in
+	STRACE=1 chat_listen l --once --log l.log
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	fd=$(sed -nE 's/.*open(at)?\(.*"l\.log", [^)]*\) += ([0-9]+)$/\2/p' l.trace |
+	    head -n 1)
+	[[ $fd ]] || fail "no open of l.log in the trace"
+	writes=$(grep -cE "(write|writev|pwrite64|pwritev)\($fd," l.trace)
+	lines=$(wc -l < l.log)
+	note "$lines lines, $writes writes"
+	(( writes == lines )) ||
+	    fail "$writes writes for $lines lines: $(grep -E "\($fd," l.trace | head -n 4)"
+}
+
+# An existing log is appended to; a new one gets mode 0666 less the umask.
+test_log_appends_to_an_existing_file() {
+	local from to first
+
+	printf '2026-01-01T00:00:00.000Z * an earlier line\n' > l.log
+	chmod 600 l.log
+	printf 'again\n' > l.in
+	printf 'QUIT\n' > c.in
+	utc_now
+	from=$UTC
+	chat_listen l --once --log l.log
+	chat_connect c
+	chat_finish c 0
+	chat_finish l 0
+	utc_now
+	to=$UTC
+	IFS= read -r first < l.log
+	[[ $first == '2026-01-01T00:00:00.000Z * an earlier line' ]] ||
+	    fail "the log's first line is now $(quoted "$first")"
+	mode_is l.log 0600
+	tail -n +2 l.log > l.log.new
+	peer_port l
+	expect_log l.log.new "$from" "$to" \
+	    "* Listening on 127.0.0.1:$PORT" \
+	    "* Connection from 127.0.0.1:$CPORT" \
+	    '> you: again' '* They ended the conversation.'
+}
+
+test_log_file_is_created_with_the_umask_mode() {
+	umask 027
+	fifo_hold l 7
+	chat_listen l --log l.log
+	mode_is l.log 0640
+	umask 002
+	: > c.in
+	chat_connect c --log c.log
+	wait_line c.err "Connected to 127.0.0.1:$PORT"
+	mode_is c.log 0664
+	exec 7>&-
+	chat_finish c 0
+	chat_finish l 0
+}
+
+# A log that cannot be written: said once on stderr, then no more
+# logging; the conversation is as without --log.
+test_log_write_error_is_said_once_and_the_conversation_goes_on() {
+	[[ -c /dev/full ]] || linux_only "/dev/full"
+	printf 'one\ntwo\nthree\n' > l.in
+	printf 'uno\ndos\nQUIT\n' > c.in
+	chat_listen l --once --log /dev/full
+	chat_connect c --log /dev/full
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes l.out 'They say: %s\n' uno dos
+	expect_bytes c.out 'They say: %s\n' one two three
+	expect_count l.err "chat: write log /dev/full: $E_NOSPC" 1
+	expect_count c.err "chat: write log /dev/full: $E_NOSPC" 1
+	expect_line l.err 'They ended the conversation.'
+	expect_line c.err "Connected to 127.0.0.1:$PORT"
+	expect_line c.err 'You ended the conversation.'
+}
+
+# The log is opened before anything else: one that cannot be is exit 2,
+# and nothing is done.
+test_log_that_cannot_be_opened_exits_2() {
+	local first enoent eisdir
+
+	enoent=$(errno_text ENOENT)
+	eisdir=$(errno_text EISDIR)
+	mkdir adir
+	: > l.in
+	chat_start l --listen 127.0.0.1:0 --log no/such/l.log
+	chat_finish l 2
+	IFS= read -r first < l.err
+	[[ $first == "chat: open log no/such/l.log: $enoent" ]] ||
+	    fail "first line $(quoted "$first"); stderr $(show l.err)"
+	expect_no_line_re l.err 'Listening on .*'
+	: > c.in
+	chat_start c --connect 127.0.0.1:1 --log adir
+	chat_finish c 2
+	IFS= read -r first < c.err
+	[[ $first == "chat: open log adir: $eisdir" ]] ||
+	    fail "first line $(quoted "$first"); stderr $(show c.err)"
+	expect_no_line_re c.err 'chat: connect .*'
+	expect_bytes l.out ''
+	expect_bytes c.out ''
+}
+
+# === Issue 13: Unix-domain sockets ===========================================
+#
+# --listen unix:PATH and --connect unix:PATH: everything TCP does, with
+# unix:PATH (PATH as given) where the status lines say ADDR:PORT. The
+# socket file is chat's: a stale one is replaced, a live one or any other
+# file is left alone, and it goes when the listener exits (but at SIGKILL).
+# Most tests use a path relative to the test's directory; the first an
+# absolute one.
+
+# SUN_PATH_MAX: the longest socket path the system takes, in bytes
+# (sockaddr_un's sun_path, less its NUL: 108 on Linux, 104 elsewhere).
+case $(uname -s) in
+Linux) SUN_PATH_MAX=107 ;;
+*) SUN_PATH_MAX=103 ;;
+esac
+
+# unix_listen ROLE PATH ARG...: start a listener on unix:PATH and wait for
+# its Listening line.
+unix_listen() {
+	local role=$1 path=$2
+
+	shift 2
+	chat_start "$role" --listen "unix:$path" "$@"
+	wait_line "$role.err" "Listening on unix:$path"
+}
+
+# socket_gone PATH: PATH no longer exists.
+socket_gone() {
+	[[ ! -e $1 && ! -L $1 ]] ||
+	    fail "$1 is still there: $(file_mode "$1") $(ls -l "$1")"
+}
+
+test_unix_conversation_scripted_on_both_sides() {
+	local path=$T/chat.sock
+
+	printf '%s\n' 'Hello, client!' 'How are you?' 'Good to hear. Bye!' > l.in
+	printf '%s\n' 'Hi back to you server!' 'Fine.' QUIT > c.in
+	unix_listen l "$path" --once
+	[[ -S $path ]] || fail "no socket at $path"
+	chat_start c --connect "unix:$path"
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: %s\n' 'Hello, client!' 'How are you?' \
+	    'Good to hear. Bye!'
+	expect_bytes l.out 'They say: %s\n' 'Hi back to you server!' 'Fine.'
+	expect_bytes l.err '%s\n' "Listening on unix:$path" \
+	    "Connection from unix:$path" 'They ended the conversation.'
+	expect_bytes c.err '%s\n' "Connected to unix:$path" \
+	    'You ended the conversation.'
+	socket_gone "$path"
+}
+
+test_unix_names_and_a_secret_work_as_over_tcp() {
+	secret_file class.secret 'over a socket file'
+	printf 'hi bob\nbye bob\n' > l.in
+	printf 'hi alice\nQUIT\n' > c.in
+	unix_listen l s --once --name alice --secret-file class.secret
+	chat_start c --connect unix:s --name bob --secret-file class.secret \
+	    --show-names
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'alice says: %s\n' 'hi bob' 'bye bob'
+	expect_bytes l.out 'They say: hi alice\n'
+	expect_bytes l.err '%s\n' 'Listening on unix:s' \
+	    'Connection from bob at unix:s' 'They ended the conversation.'
+	expect_bytes c.err '%s\n' 'Connected to alice at unix:s' \
+	    'You ended the conversation.'
+}
+
+test_unix_second_connector_is_turned_away_busy_exit_5() {
+	fifo_hold l 7
+	fifo_hold c1 8
+	unix_listen l s --once
+	chat_start c1 --connect unix:s
+	wait_line c1.err 'Connected to unix:s'
+	wait_line l.err 'Connection from unix:s'
+	printf 'never sent\n' > c2.in
+	chat_start c2 --connect unix:s
+	chat_finish c2 5
+	expect_bytes c2.err '%s\n' \
+	    'chat: connect unix:s: busy: the listener is in another conversation'
+	expect_bytes c2.out ''
+	wait_line l.err 'Turned away unix:s: busy'
+	printf 'Hello, first!\n' >&7
+	wait_line c1.out 'They say: Hello, first!'
+	printf 'Hi!\n' >&8
+	wait_line l.out 'They say: Hi!'
+	printf 'QUIT\n' >&7
+	chat_finish c1 0
+	chat_finish l 0
+	exec 7>&- 8>&-
+	expect_bytes c1.out 'They say: Hello, first!\n'
+	expect_bytes l.out 'They say: Hi!\n'
+	socket_gone s
+}
+
+test_unix_connector_timeout_when_listener_does_not_answer_exits_6() {
+	local start took
+
+	fifo_hold l 7
+	unix_listen l s --once
+	printf 'never sent\n' > c.in
+	now_us
+	start=$NOW
+	chat_start c --connect unix:s --timeout 1
+	wait_line c.err 'Connected to unix:s'
+	chat_finish c 6
+	now_us
+	took=$(( (NOW - start) / 1000 ))
+	(( took >= 950 && took <= 3000 )) ||
+	    fail "the connector gave up after $took ms, expected about 1000"
+	expect_line_re c.err 'chat: peer unix:s: no answer within 1 seconds?'
+	expect_bytes c.out ''
+	exec 7>&-
+	chat_reap l
+	socket_gone s
+}
+
+# A socket file whose listener was killed (SIGKILL: nothing removed it)
+# is replaced by the next listener on PATH.
+test_unix_stale_socket_of_a_killed_listener_is_replaced() {
+	fifo_hold l1 7
+	unix_listen l1 s
+	chat_pid l1
+	kill -KILL "$CPID"
+	chat_reap l1
+	exec 7>&-
+	[[ -S s ]] || fail "the socket file went with its listener at SIGKILL"
+	printf 'a new listener\n' > l2.in
+	printf 'QUIT\n' > c.in
+	unix_listen l2 s --once
+	chat_start c --connect unix:s
+	chat_finish c 0
+	chat_finish l2 0
+	expect_bytes c.out 'They say: a new listener\n'
+	expect_bytes l2.err '%s\n' 'Listening on unix:s' \
+	    'Connection from unix:s' 'They ended the conversation.'
+	socket_gone s
+}
+
+# A live socket file is not taken over: the second listener exits 3, and
+# the first serves its next peer as if nothing happened.
+test_unix_live_socket_is_not_taken_second_listener_exits_3() {
+	fifo_hold l 7
+	unix_listen l s
+	: > l2.in
+	chat_start l2 --listen unix:s
+	chat_finish l2 3
+	expect_bytes l2.err 'chat: bind unix:s: %s\n' "$E_ADDRINUSE"
+	expect_bytes l2.out ''
+	[[ -S s ]] || fail "the first listener's socket file is gone"
+	printf 'still here\n' >&7
+	printf 'QUIT\n' > c.in
+	chat_start c --connect unix:s
+	chat_finish c 0
+	expect_bytes c.out 'They say: still here\n'
+	expect_bytes c.err '%s\n' 'Connected to unix:s' \
+	    'You ended the conversation.'
+	exec 7>&-
+	chat_finish l 0
+	socket_gone s
+}
+
+test_unix_regular_file_at_path_is_left_alone_exit_3() {
+	printf 'not a socket\n' > f
+	: > l.in
+	chat_start l --listen unix:f
+	chat_finish l 3
+	expect_bytes l.err 'chat: bind unix:f: %s\n' "$E_ADDRINUSE"
+	[[ -f f ]] && file_is f $'not a socket\n' ||
+	    fail "the regular file f was changed: $(show f)"
+}
+
+test_unix_socket_file_is_removed_at_every_exit_but_sigkill() {
+	local sig
+
+	# --once, after its conversation
+	printf 'hi\n' > l1.in
+	printf 'QUIT\n' > c.in
+	unix_listen l1 s1 --once
+	chat_start c --connect unix:s1
+	chat_finish c 0
+	chat_finish l1 0
+	socket_gone s1
+	# end of input, no conversation
+	fifo_hold l2 7
+	unix_listen l2 s2
+	[[ -S s2 ]] || fail "no socket file s2"
+	exec 7>&-
+	chat_finish l2 0
+	socket_gone s2
+	# SIGTERM, SIGINT
+	for sig in TERM INT; do
+		fifo_hold "$sig" 7
+		unix_listen "$sig" "s$sig"
+		[[ -S s$sig ]] || fail "no socket file s$sig"
+		chat_pid "$sig"
+		kill "-$sig" "$CPID"
+		chat_finish "$sig" 7
+		exec 7>&-
+		expect_line "$sig.err" "chat: interrupted by SIG$sig"
+		socket_gone "s$sig"
+	done
+}
+
+test_unix_socket_mode_follows_the_umask() {
+	umask 077
+	fifo_hold l 7
+	unix_listen l s
+	[[ -S s ]] || fail "s is not a socket"
+	mode_is s 0700		# srwx------
+	exec 7>&-
+	chat_finish l 0
+}
+
+test_unix_connect_to_a_missing_path_exits_3() {
+	printf 'never sent\n' > c.in
+	chat_start c --connect "unix:$T/no.sock"
+	chat_finish c 3
+	expect_bytes c.err 'chat: connect unix:%s/no.sock: %s\n' "$T" \
+	    "$(errno_text ENOENT)"
+	expect_bytes c.out ''
+}
+
+test_unix_empty_or_too_long_path_is_a_usage_error() {
+	local longest
+
+	usage_error_first "chat: bad endpoint 'unix:': missing path" \
+	    --listen unix:
+	usage_error_first "chat: bad endpoint 'unix:': missing path" \
+	    --connect unix:
+	long_text $(( SUN_PATH_MAX + 1 )) abcdefgh
+	usage_error_first "chat: bad endpoint 'unix:$TEXT': path longer than $SUN_PATH_MAX bytes" \
+	    --listen "unix:$TEXT"
+	usage_error_first "chat: bad endpoint 'unix:$TEXT': path longer than $SUN_PATH_MAX bytes" \
+	    --connect "unix:$TEXT"
+	# the longest path that fits is taken
+	long_text "$SUN_PATH_MAX" abcdefgh
+	longest=$TEXT
+	fifo_hold l 7
+	unix_listen l "$longest"
+	[[ -S $longest ]] || fail "no socket file of $SUN_PATH_MAX bytes"
+	exec 7>&-
+	chat_finish l 0
+}
+
+# --wait takes a missing socket file for a listener not there yet.
+test_unix_wait_is_served_by_a_listener_that_starts_late() {
+	printf 'QUIT\n' > c.in
+	chat_start c --connect unix:s --wait 10
+	wait_line c.err 'Waiting for unix:s (not listening yet), up to 10 seconds.'
+	printf 'late, but here\n' > l.in
+	unix_listen l s --once
+	chat_finish c 0
+	chat_finish l 0
+	expect_bytes c.out 'They say: late, but here\n'
+	expect_bytes c.err '%s\n' \
+	    'Waiting for unix:s (not listening yet), up to 10 seconds.' \
+	    'Connected to unix:s' 'You ended the conversation.'
+}
+
+# --wait over a socket file: busy, then served once the conversation in
+# progress ends.
+test_unix_wait_is_served_when_the_busy_listener_is_free() {
+	fifo_hold l 7
+	fifo_hold c1 8
+	unix_listen l s
+	chat_start c1 --connect unix:s
+	wait_line c1.err 'Connected to unix:s'
+	printf 'QUIT\n' > c2.in
+	chat_start c2 --connect unix:s --wait 10
+	wait_line c2.err 'Waiting for unix:s (busy), up to 10 seconds.'
+	printf 'QUIT\nhello, second\n' >&7
+	chat_finish c1 0
+	chat_finish c2 0
+	exec 7>&- 8>&-
+	chat_finish l 0
+	expect_bytes c2.out 'They say: hello, second\n'
+	expect_bytes c2.err '%s\n' \
+	    'Waiting for unix:s (busy), up to 10 seconds.' \
+	    'Connected to unix:s' 'You ended the conversation.'
+	socket_gone s
+}
+
+# The port file of a listener on unix:PATH holds PATH.
+test_unix_port_file_holds_the_path() {
+	fifo_hold l 7
+	unix_listen l s --port-file pf
+	until_deadline "$WAIT" test -f pf || fail "no port file within $WAIT s"
+	file_is pf $'s\n' || fail "the port file holds $(show pf), expected s and LF"
+	exec 7>&-
+	chat_finish l 0
+	[[ -e pf ]] && fail "the port file is still there after exit"
+	socket_gone s
 }
 
 suite_main "$@"

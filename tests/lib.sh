@@ -40,6 +40,23 @@ linux_only() {
 	exit 0
 }
 
+# needs_command COMMAND: end the current test as skipped where COMMAND is
+# not installed (.ci/run installs what the suites need).
+needs_command() {
+	command -v "$1" > /dev/null 2>&1 && return
+	printf 'needs %s, which is not installed\n' "$1" > "$T/skipped"
+	exit 0
+}
+
+# errno_text NAME: print the C library's text for the errno NAME: that of
+# tests/probe (the C library of the chat under test) if it knows NAME,
+# else perl's (glibc and musl agree on ENOENT, EBADF, EISDIR).
+errno_text() {
+	"$PROBE" strerror "$1" 2>/dev/null ||
+	    perl -MPOSIX -e 'no strict "refs";
+		$! = &{"POSIX::$ARGV[0]"}(); print "$!\n"' "$1"
+}
+
 # now_us: set NOW to the time in microseconds (bash 5's EPOCHREALTIME;
 # perl's for bash 4).
 now_us() {
