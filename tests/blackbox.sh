@@ -122,6 +122,17 @@ sock_port() {
 	"$PROBE" port "$1"
 }
 
+# busy_newcomer WHO: connect to 127.0.0.1:PORT on fd 4 (left open) and
+# read BUSY, the only line a newcomer to a busy listener gets.
+busy_newcomer() {
+	local line=
+
+	exec 4<>"/dev/tcp/127.0.0.1/$PORT" ||
+	    fail "$1: cannot connect to 127.0.0.1:$PORT"
+	IFS= read -r -t "$WAIT" line <&4
+	[[ $line == BUSY ]] || fail "$1 read $(quoted "$line"), expected BUSY"
+}
+
 # raw_connect [FORMAT [ARG...]]: connect a raw peer to 127.0.0.1:PORT on
 # fd 3, at once send what printf FORMAT ARG... writes, if given; RAWPORT is
 # the peer's own port, the one the listener reports.
@@ -648,6 +659,22 @@ test_signals_ignored_at_start_stay_ignored() {
 	expect_bytes l.err '%s\n' "$MATCH" 'chat: interrupted by SIGTERM'
 }
 
+# first_goes_on: the --once listener l and c1 (their stdin held on fds 7
+# and 8), whose conversation others tried to disturb, still take one turn
+# each, then end it as usual: both exit 0.
+first_goes_on() {
+	printf 'Hello, first!\n' >&7
+	wait_line c1.out 'They say: Hello, first!'
+	printf 'Hi!\n' >&8
+	wait_line l.out 'They say: Hi!'
+	printf 'QUIT\n' >&7
+	chat_finish c1 0
+	chat_finish l 0
+	exec 7>&- 8>&-
+	expect_bytes c1.out 'They say: Hello, first!\n'
+	expect_bytes l.out 'They say: Hi!\n'
+}
+
 # === BUSY ====================================================================
 
 test_second_connector_is_turned_away_busy_while_first_talks() {
@@ -674,16 +701,7 @@ test_second_connector_is_turned_away_busy_while_first_talks() {
 	until_deadline "$WAIT" turned_away_is l.err 2 ||
 	    fail "the second newcomer is not reported: $(show l.err)"
 
-	printf 'Hello, first!\n' >&7
-	wait_line c1.out 'They say: Hello, first!'
-	printf 'Hi!\n' >&8
-	wait_line l.out 'They say: Hi!'
-	printf 'QUIT\n' >&7
-	chat_finish c1 0
-	chat_finish l 0		# turn-aways are not its one conversation
-	exec 7>&- 8>&-
-	expect_bytes c1.out 'They say: Hello, first!\n'
-	expect_bytes l.out 'They say: Hi!\n'
+	first_goes_on	# turn-aways are not its one conversation
 	expect_line c1.err 'They ended the conversation.'
 	until_deadline "$WAIT" turned_away_is l.err 2 ||
 	    fail "expected 2 connections turned away in l.err: $(show l.err)"
@@ -982,13 +1000,19 @@ test_listener_text_is_shown_escaped_by_connector() {
 
 # === Network errors ==========================================================
 
-test_connect_to_a_closed_port_is_refused_exit_3() {
+# port_closed: PORT is a port that nobody listens on any more: a --once
+# listener served one conversation on it and exited.
+port_closed() {
 	printf 'QUIT\n' > l.in
 	: > first.in
 	chat_listen l --once
 	chat_connect first
 	chat_finish first 0
-	chat_finish l 0		# now the port is free again
+	chat_finish l 0
+}
+
+test_connect_to_a_closed_port_is_refused_exit_3() {
+	port_closed
 	printf 'never sent\n' > c.in
 	chat_connect c
 	chat_finish c 3
@@ -2188,16 +2212,11 @@ busy_flood_is_coalesced() {
 	now_us
 	start=$NOW
 	for (( i = 1; i <= 300; i++ )); do
-		exec 4<>"/dev/tcp/127.0.0.1/$PORT" ||
-		    fail "connection $i: cannot connect to 127.0.0.1:$PORT"
+		busy_newcomer "connection $i"
 		if (( i == 1 )); then
 			first=$(sock_port 4) ||
 			    fail "cannot find connection 1's port"
 		fi
-		line=
-		IFS= read -r -t "$WAIT" line <&4
-		[[ $line == BUSY ]] ||
-		    fail "connection $i read $(quoted "$line"), expected BUSY"
 		exec 4<&-
 	done
 	until_deadline "$WAIT" tallied "$refresh" 300 ||
@@ -3175,6 +3194,24 @@ test_connector_timeout_is_the_reason_the_listener_shows() {
 
 # --- --wait
 
+# served_after_waiting WHERE: l talks with c1 (their stdin held on fds 7
+# and 8); c2 connects to WHERE with --wait, says once that it waits, and
+# is served when c1's conversation ends. Then l has ended too.
+served_after_waiting() {
+	printf 'QUIT\n' > c2.in
+	chat_start c2 --connect "$1" --wait 10
+	wait_line c2.err "Waiting for $1 (busy), up to 10 seconds."
+	expect_no_line_re c2.err 'Connected to .*'
+	printf 'QUIT\nhello, second\n' >&7
+	chat_finish c1 0
+	chat_finish c2 0
+	exec 7>&- 8>&-
+	chat_finish l 0
+	expect_bytes c2.out 'They say: hello, second\n'
+	expect_bytes c2.err '%s\n' "Waiting for $1 (busy), up to 10 seconds." \
+	    "Connected to $1" 'You ended the conversation.'
+}
+
 # A connector with --wait finds the listener busy, says so once, and is
 # served when the conversation in progress ends.
 test_wait_is_served_when_the_busy_listener_is_free() {
@@ -3183,19 +3220,7 @@ test_wait_is_served_when_the_busy_listener_is_free() {
 	chat_listen l
 	chat_connect c1
 	wait_line c1.err "Connected to 127.0.0.1:$PORT"
-	printf 'QUIT\n' > c2.in
-	chat_connect c2 --wait 10
-	wait_line c2.err "Waiting for 127.0.0.1:$PORT (busy), up to 10 seconds."
-	expect_no_line_re c2.err 'Connected to .*'
-	printf 'QUIT\nhello, second\n' >&7
-	chat_finish c1 0
-	chat_finish c2 0
-	exec 7>&- 8>&-
-	chat_finish l 0
-	expect_bytes c2.out 'They say: hello, second\n'
-	expect_bytes c2.err '%s\n' \
-	    "Waiting for 127.0.0.1:$PORT (busy), up to 10 seconds." \
-	    "Connected to 127.0.0.1:$PORT" 'You ended the conversation.'
+	served_after_waiting "127.0.0.1:$PORT"
 	expect_bytes c1.out ''
 	expect_line c1.err 'They ended the conversation.'
 }
@@ -3815,6 +3840,28 @@ log_read() {
 	return 0
 }
 
+# logged_pair [ARG... --] [ARG...]: a --once listener (l) and a connector
+# (c), each with its log (l.log, c.log) and the ARGs before and after --,
+# run to their end (exit 0 both); FROM and TO: the UTC times around them,
+# for expect_log.
+logged_pair() {
+	local largs=()
+
+	while (( $# > 0 )) && [[ $1 != -- ]]; do
+		largs+=("$1")
+		shift
+	done
+	(( $# > 0 )) && shift
+	utc_now
+	FROM=$UTC
+	chat_listen l --once --log l.log ${largs[@]+"${largs[@]}"}
+	chat_connect c --log c.log "$@"
+	chat_finish c 0
+	chat_finish l 0
+	utc_now
+	TO=$UTC
+}
+
 # expect_log FILE FROM TO LINE...: FILE is a log (see log_read) whose lines,
 # without their timestamps, are exactly LINE...
 expect_log() {
@@ -3846,23 +3893,14 @@ log_events_are_stderr() {
 }
 
 test_log_records_a_whole_conversation_on_both_sides() {
-	local from to
-
 	# control bytes (0x01, ESC), an empty message; QUIT is no message
 	printf 'hi\na\001b\033[31mc\n\nlast\n' > l.in
 	printf 'hello\nx\001y\033z\nfine\nQUIT\n' > c.in
-	utc_now
-	from=$UTC
-	chat_listen l --once --log l.log
-	chat_connect c --log c.log
-	chat_finish c 0
-	chat_finish l 0
-	utc_now
-	to=$UTC
+	logged_pair
 	peer_port l
 	expect_bytes l.out 'They say: %s\n' hello 'x\x01y\x1bz' fine
 	expect_bytes c.out 'They say: %s\n' hi 'a\x01b\x1b[31mc' '' last
-	expect_log l.log "$from" "$to" \
+	expect_log l.log "$FROM" "$TO" \
 	    "* Listening on 127.0.0.1:$PORT" \
 	    "* Connection from 127.0.0.1:$CPORT" \
 	    '> you: hi' \
@@ -3874,7 +3912,7 @@ test_log_records_a_whole_conversation_on_both_sides() {
 	    '> you: last' \
 	    '* They ended the conversation.'
 	log_events_are_stderr l.log l.err
-	expect_log c.log "$from" "$to" \
+	expect_log c.log "$FROM" "$TO" \
 	    "* Connected to 127.0.0.1:$PORT" \
 	    '< them: hi' \
 	    '> you: hello' \
@@ -3888,24 +3926,15 @@ test_log_records_a_whole_conversation_on_both_sides() {
 }
 
 test_log_names_who_spoke() {
-	local from to
-
 	printf 'hi bob\nQUIT\n' > l.in
 	printf 'hi alice\n' > c.in
-	utc_now
-	from=$UTC
-	chat_listen l --once --name alice --log l.log
-	chat_connect c --name bob --log c.log
-	chat_finish c 0
-	chat_finish l 0
-	utc_now
-	to=$UTC
+	logged_pair --name alice -- --name bob
 	expect_line_re l.err 'Connection from bob at 127\.0\.0\.1:[0-9]+'
-	expect_log l.log "$from" "$to" \
+	expect_log l.log "$FROM" "$TO" \
 	    "* Listening on 127.0.0.1:$PORT" "* $MATCH" \
 	    '> alice: hi bob' '< bob: hi alice' '* You ended the conversation.'
 	log_events_are_stderr l.log l.err
-	expect_log c.log "$from" "$to" \
+	expect_log c.log "$FROM" "$TO" \
 	    "* Connected to alice at 127.0.0.1:$PORT" \
 	    '< alice: hi bob' '> bob: hi alice' '* They ended the conversation.'
 	log_events_are_stderr c.log c.err
@@ -3915,12 +3944,7 @@ test_log_names_who_spoke() {
 test_log_records_error_lines() {
 	local from to
 
-	printf 'QUIT\n' > l.in
-	: > first.in
-	chat_listen l --once
-	chat_connect first
-	chat_finish first 0
-	chat_finish l 0		# now the port is free again
+	port_closed
 	printf 'never sent\n' > c.in
 	utc_now
 	from=$UTC
@@ -3959,12 +3983,7 @@ test_log_records_newcomers_turned_away_as_stderr_shows_them() {
 	chat_finish c2 5
 	wait_line_re l.err 'Turned away 127\.0\.0\.1:[0-9]+: busy'
 	for (( i = 1; i <= 30; i++ )); do
-		exec 4<>"/dev/tcp/127.0.0.1/$PORT" ||
-		    fail "newcomer $i: cannot connect to 127.0.0.1:$PORT"
-		line=
-		IFS= read -r -t "$WAIT" line <&4
-		[[ $line == BUSY ]] ||
-		    fail "newcomer $i read $(quoted "$line"), expected BUSY"
+		busy_newcomer "newcomer $i"
 		exec 4<&-
 	done
 	until_deadline "$WAIT" turned_away_is l.err 31 ||
@@ -4006,7 +4025,7 @@ screen_texts() {
 # text, sent and received alike: each side's log holds, for what it sent
 # and what it got, what the other's stdout and its own show.
 test_log_escapes_messages_as_the_screen_shows_them() {
-	local from to
+	local pair
 
 	# NUL, DEL, CR, C1 (raw and UTF-8), bad UTF-8, bidi, zero width, a
 	# tag, ZWJ between emoji (kept) and not, tab, a backslash; then
@@ -4020,36 +4039,24 @@ test_log_escapes_messages_as_the_screen_shows_them() {
 	printf '%s\n' "$TEXT" >> lines
 	cp lines l.in
 	{ cat lines; printf 'QUIT\n'; } > c.in
-	utc_now
-	from=$UTC
-	chat_listen l --once --log l.log
-	chat_connect c --log c.log
-	chat_finish c 0
-	chat_finish l 0
-	utc_now
-	to=$UTC
+	logged_pair
 	screen_texts l.out > l.screen
 	screen_texts c.out > c.screen
 	[[ $(wc -l < l.screen) == 9 && $(wc -l < c.screen) == 9 ]] ||
 	    fail "expected 9 messages each way: $(show l.out), $(show c.out)"
-	log_read l.log "$from" "$to"
+	log_read l.log "$FROM" "$TO"
 	log_texts l.log '>' > l.sent
 	log_texts l.log '<' > l.got
-	log_read c.log "$from" "$to"
+	log_read c.log "$FROM" "$TO"
 	log_texts c.log '>' > c.sent
 	log_texts c.log '<' > c.got
-	cmp -s l.got l.screen ||
-	    fail "l.log's received messages $(show l.got) are not as its" \
-	    "screen shows them: $(show l.screen)"
-	cmp -s c.got c.screen ||
-	    fail "c.log's received messages $(show c.got) are not as its" \
-	    "screen shows them: $(show c.screen)"
-	cmp -s l.sent c.screen ||
-	    fail "l.log's sent messages $(show l.sent) are not as the peer" \
-	    "shows them: $(show c.screen)"
-	cmp -s c.sent l.screen ||
-	    fail "c.log's sent messages $(show c.sent) are not as the peer" \
-	    "shows them: $(show l.screen)"
+	# Each log, both ways, as the screens show the messages.
+	for pair in l.got:l.screen c.got:c.screen l.sent:c.screen \
+	    c.sent:l.screen; do
+		cmp -s "${pair%:*}" "${pair#*:}" ||
+		    fail "${pair%:*}: $(show "${pair%:*}"), not as the screen" \
+		    "shows them: $(show "${pair#*:}")"
+	done
 	grep -qF 'bidi \u202eevil' l.got ||
 	    fail "no \"bidi \\u202eevil\" in $(show l.got)"
 }
@@ -4078,27 +4085,20 @@ test_log_writes_each_line_at_once() {
 
 # An existing log is appended to; a new one gets mode 0666 less the umask.
 test_log_appends_to_an_existing_file() {
-	local from to first
+	local first
 
 	printf '2026-01-01T00:00:00.000Z * an earlier line\n' > l.log
 	chmod 600 l.log
 	printf 'again\n' > l.in
 	printf 'QUIT\n' > c.in
-	utc_now
-	from=$UTC
-	chat_listen l --once --log l.log
-	chat_connect c
-	chat_finish c 0
-	chat_finish l 0
-	utc_now
-	to=$UTC
+	logged_pair
 	IFS= read -r first < l.log
 	[[ $first == '2026-01-01T00:00:00.000Z * an earlier line' ]] ||
 	    fail "the log's first line is now $(quoted "$first")"
 	mode_is l.log 0600
 	tail -n +2 l.log > l.log.new
 	peer_port l
-	expect_log l.log.new "$from" "$to" \
+	expect_log l.log.new "$FROM" "$TO" \
 	    "* Listening on 127.0.0.1:$PORT" \
 	    "* Connection from 127.0.0.1:$CPORT" \
 	    '> you: again' '* They ended the conversation.'
@@ -4247,16 +4247,7 @@ test_unix_second_connector_is_turned_away_busy_exit_5() {
 	    'chat: connect unix:s: busy: the listener is in another conversation'
 	expect_bytes c2.out ''
 	wait_line l.err 'Turned away unix:s: busy'
-	printf 'Hello, first!\n' >&7
-	wait_line c1.out 'They say: Hello, first!'
-	printf 'Hi!\n' >&8
-	wait_line l.out 'They say: Hi!'
-	printf 'QUIT\n' >&7
-	chat_finish c1 0
-	chat_finish l 0
-	exec 7>&- 8>&-
-	expect_bytes c1.out 'They say: Hello, first!\n'
-	expect_bytes l.out 'They say: Hi!\n'
+	first_goes_on
 	socket_gone s
 }
 
@@ -4433,18 +4424,7 @@ test_unix_wait_is_served_when_the_busy_listener_is_free() {
 	unix_listen l s
 	chat_start c1 --connect unix:s
 	wait_line c1.err 'Connected to unix:s'
-	printf 'QUIT\n' > c2.in
-	chat_start c2 --connect unix:s --wait 10
-	wait_line c2.err 'Waiting for unix:s (busy), up to 10 seconds.'
-	printf 'QUIT\nhello, second\n' >&7
-	chat_finish c1 0
-	chat_finish c2 0
-	exec 7>&- 8>&-
-	chat_finish l 0
-	expect_bytes c2.out 'They say: hello, second\n'
-	expect_bytes c2.err '%s\n' \
-	    'Waiting for unix:s (busy), up to 10 seconds.' \
-	    'Connected to unix:s' 'You ended the conversation.'
+	served_after_waiting unix:s
 	socket_gone s
 }
 
