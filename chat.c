@@ -75,9 +75,9 @@
 /* A numeric host (IPv6 with a scope id fits) and a port, as shown. */
 #define HOST_NUM_MAX	64
 /* A socket's path holds this many bytes at most, and its NUL. */
-#define UNIX_PATH_MAX	sizeof(((struct sockaddr_un *)NULL)->sun_path)
+#define SUN_PATH_SIZE	sizeof(((struct sockaddr_un *)NULL)->sun_path)
 /* A peer's name: "[ADDR]:PORT", or "unix:PATH". */
-#define PEER_NAME_MAX	(sizeof("unix:") + UNIX_PATH_MAX)
+#define PEER_NAME_MAX	(sizeof("unix:") + SUN_PATH_SIZE)
 /* Status and error lines longer than this are cut. */
 #define SAY_MAX		512
 /* Of an ERR reason from the peer, quote at most this many bytes; escaped,
@@ -115,6 +115,8 @@
 #define SHOW_INDENT	10	/* strlen("They say: ") */
 /* The addresses the "Reach it as" line names, at most. */
 #define REACH_MAX	4
+/* Longer words are never a typo of an option. */
+#define TYPO_MAX	32
 /* The longest --port-file path, with the temporary name's suffix. */
 #define PORT_FILE_MAX	4096
 /* A line of the log: "2026-12-01T20:31:05.123Z > NAME: " and the text
@@ -412,7 +414,7 @@ static void	 net_drain(int);
 static int	 net_listen(struct chat *, const struct endpoint *, const char *,
     int *);
 static int	 net_listen_any(const struct addrinfo *, int *);
-static int	 net_port(int, char *, size_t);
+static int	 net_port(int, char *);
 static void	 net_name(const struct sockaddr *, socklen_t, char *, size_t);
 static void	 net_reach(struct chat *, int);
 static int	 net_send(struct chat *, int, enum verb, const char *, size_t, long long);
@@ -428,10 +430,12 @@ static int	 range_holds(const struct cp_range *, size_t, unsigned long);
 static int	 reason_is_auth(const char *, size_t);
 static void	 reason_show(char *, const char *, size_t);
 static void	 report(struct chat *, int, int, const char *, va_list);
-static void	 report_write(struct chat *, int, const char *, size_t);
+static int	 report_write(struct chat *, int, const char *, size_t);
 static uint32_t	 rotr32(uint32_t, unsigned);
 static void	 say(struct chat *, int, const char *, ...);
-static int	 port_file_write(const char *, const char *, int *);
+static int	 port_file_write(const char *, const char *, int *, struct stat *);
+static void	 file_remove(const char *, const struct stat *);
+static int	 port_file_listening(const char *, int, const struct endpoint *, int *, struct stat *);
 static ssize_t	 secret_load(const char *, unsigned char *, size_t);
 static void	 sha256_block(uint32_t *, const unsigned char *);
 static size_t	 show_char(const char *, size_t, int *);
@@ -448,6 +452,11 @@ static void	 term_init(int);
 static void	 term_quiet(void);
 static void	 term_raw(void);
 static void	 term_restore(void);
+static int	 typo_distance(const char *, size_t, const char *, size_t);
+static int	 typo_endpoint(char *, size_t, const char *, const char *, long);
+static const char	*typo_one_dash(const struct option *, const char *, int, char **);
+static const char	*typo_option(const struct option *, const char *);
+static int	 typo_url(char *, size_t, const char *);
 static int	 unsafe_code_point(unsigned long);
 static void	 usage(FILE *);
 static size_t	 utf8_decode(const unsigned char *, size_t, unsigned long *);
@@ -864,27 +873,35 @@ report(struct chat *c, int kind, int flags, const char *fmt, va_list ap)
 		*quiet = now + STRANGER_MS;
 	}
 	n = line_format(line, sizeof(line), flags, fmt, ap);
-	report_write(c, kind, line, n);
-	log_line(c, '*', NULL, line, n - 1);
+	/* The log holds the lines stderr shows: a stranger's line that is
+	 * counted instead is logged in the summary that counts it. */
+	if (report_write(c, kind, line, n) == 0)
+		log_line(c, '*', NULL, line, n - 1);
 }
 
-/* Write report()'s line (n bytes with its LF) to stderr, below the prompt,
- * or hold a stranger's while the user types. */
-static void
+/*
+ * Write report()'s line (n bytes with its LF) to stderr, below the prompt,
+ * or hold a stranger's while the user types. Returns -1 if it was counted
+ * instead, else 0.
+ */
+static int
 report_write(struct chat *c, int kind, const char *line, size_t n)
 {
 	if (kind >= 0 && c->prompt_open) {
 		memcpy(c->stranger_held, line, n);
 		c->stranger_held_len = n;
 		c->stranger_held_kind = kind;
-		return;
+		return 0;
 	}
 	prompt_end(c, 0);
 	ed_hide(c, kind < 0);	/* (a stranger's line never waits) */
 	/* A stranger's line never waits for room: nobody reading stderr
 	 * must not stop the conversation. What cannot go now is counted. */
-	if (err_write(c, line, n, kind < 0) < 0 && kind >= 0)
+	if (err_write(c, line, n, kind < 0) < 0 && kind >= 0) {
 		c->stranger_count[kind]++;
+		return -1;
+	}
+	return 0;
 }
 
 /* A status (SAY_STATUS) or error (SAY_ERROR) line on stderr. */
@@ -1046,19 +1063,20 @@ usage(FILE *out)
 /*
  * One line of the log: the time (UTC, to the millisecond), the kind ('*'
  * an event, '>' a message we sent, '<' one we received), then for a
- * message who said it, and its text escaped as the screen shows the
- * peer's. One write a line, so that the file is whole line by line. The
- * first write that fails is said on stderr and ends the log, never the
- * conversation.
+ * message who said it; then the text escaped as the screen shows the
+ * peer's (an event's too: the user's own arguments are in some, and the
+ * log is one line each). One write a line, so that the file is whole line
+ * by line. The first write that fails is said on stderr and ends the log,
+ * never the conversation.
  */
 static void
 log_line(struct chat *c, char kind, const char *who, const char *text,
     size_t len)
 {
 	struct timespec ts;
+	struct iovec iov;
 	struct tm tm;
-	size_t n, done = 0;
-	ssize_t w = 0;
+	size_t n;
 	int err;
 
 	if (c->log_fd < 0)
@@ -1069,21 +1087,17 @@ log_line(struct chat *c, char kind, const char *who, const char *text,
 	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %c ", tm.tm_year + 1900,
 	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 	    ts.tv_nsec / 1000000, kind);
-	if (who != NULL) {
+	if (who != NULL)
 		n += (size_t)snprintf(c->log_buf + n, LOG_HEAD_MAX - n, "%s: ",
 		    who);
-		n += display_escape(c->log_buf + n, text, len);
-	} else {	/* an event: a line of ours, safe as it is */
-		memcpy(c->log_buf + n, text, len);
-		n += len;
-	}
+	n += display_escape(c->log_buf + n, text, len);
 	c->log_buf[n++] = '\n';
-	while (done < n && (w = write(c->log_fd, c->log_buf + done,
-	    n - done)) > 0)
-		done += (size_t)w;
-	if (done == n)
+	iov.iov_base = c->log_buf;
+	iov.iov_len = n;
+	/* Never waiting: a FIFO that is full fails. */
+	if (io_write_all(c, c->log_fd, LOCAL_FILE, &iov, 1, 0) == 0)
 		return;
-	err = w < 0 ? errno : ENOSPC;
+	err = errno == ETIMEDOUT ? EAGAIN : errno;
 	close(c->log_fd);
 	c->log_fd = -1;
 	log_failed(c, "write log %s: %s", c->log_path, strerror(err));
@@ -1455,9 +1469,9 @@ endpoint_parse(const char *spec, enum endpoint_use use, struct endpoint *ep)
 		hlen = strlen(spec + 5);
 		if (hlen == 0)
 			return "missing path";
-		if (hlen >= UNIX_PATH_MAX) {
+		if (hlen >= SUN_PATH_SIZE) {
 			snprintf(too_long, sizeof(too_long), "path longer than "
-			    "%d bytes", (int)UNIX_PATH_MAX - 1);
+			    "%d bytes", (int)SUN_PATH_SIZE - 1);
 			return too_long;
 		}
 		memcpy(ep->host, spec + 5, hlen + 1);
@@ -2953,18 +2967,19 @@ secret_load(const char *path, unsigned char *buf, size_t size)
  * (a reader that has not opened it yet still finds the line: no polling).
  * Anything else is written under a temporary name and renamed into place,
  * so that nobody reads it half-written, with a mode that follows the
- * umask. Returns 0, or -1 with errno.
+ * umask; *st says which file it is, for file_remove(). Returns 0, or -1
+ * with errno.
  */
 static int
-port_file_write(const char *path, const char *text, int *fifo)
+port_file_write(const char *path, const char *text, int *fifo,
+    struct stat *st)
 {
 	char tmp[PORT_FILE_MAX];
 	size_t len = strlen(text);
-	struct stat st;
 	mode_t mask;
 	int fd, err, ok;
 
-	if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
+	if (stat(path, st) == 0 && S_ISFIFO(st->st_mode)) {
 		if ((*fifo = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0)
 			return -1;
 		return write(*fifo, text, len) == (ssize_t)len ? 0 : -1;
@@ -2978,7 +2993,7 @@ port_file_write(const char *path, const char *text, int *fifo)
 	mask = umask(0);
 	umask(mask);
 	ok = fchmod(fd, 0666 & ~mask) == 0 &&
-	    write(fd, text, len) == (ssize_t)len;
+	    write(fd, text, len) == (ssize_t)len && fstat(fd, st) == 0;
 	err = errno;
 	if (close(fd) < 0 && ok) {	/* (NFS reports some errors here) */
 		ok = 0;
@@ -2991,6 +3006,35 @@ port_file_write(const char *path, const char *text, int *fifo)
 	unlink(tmp);
 	errno = err;
 	return -1;
+}
+
+/* --port-file path once listening on fd: its port, or ep's socket path,
+ * and LF; as port_file_write(). */
+static int
+port_file_listening(const char *path, int fd, const struct endpoint *ep,
+    int *fifo, struct stat *st)
+{
+	char text[CHAT_HOST_MAX + 2], port[sizeof("65535")];
+
+	if (ep->local)
+		snprintf(text, sizeof(text), "%s\n", ep->host);
+	else if (net_port(fd, port) == 0)
+		snprintf(text, sizeof(text), "%s\n", port);
+	else
+		return -1;
+	return port_file_write(path, text, fifo, st);
+}
+
+/* Remove path if it is still the file st describes: not one that took its
+ * place since (another listener's). */
+static void
+file_remove(const char *path, const struct stat *st)
+{
+	struct stat now;
+
+	if (stat(path, &now) == 0 && now.st_dev == st->st_dev &&
+	    now.st_ino == st->st_ino)
+		unlink(path);
 }
 
 /* === Network ============================================================== */
@@ -3220,9 +3264,14 @@ net_listen(struct chat *c, const struct endpoint *ep, const char *spec,
 		/* A socket file left by a listener that died is replaced. */
 		net_unix_addr(ep, &local, &sa);
 		if ((fds[0] = net_bind(&local, 0, NULL)) < 0 &&
-		    errno == EADDRINUSE && net_unix_stale(&sa) &&
-		    unlink(sa.sun_path) == 0)
+		    errno == EADDRINUSE && net_unix_stale(&sa)) {
+			if (unlink(sa.sun_path) < 0) {
+				say(c, SAY_ERROR, "remove stale socket %s: %s",
+				    spec, strerror(errno));
+				return 0;
+			}
 			fds[0] = net_bind(&local, 0, NULL);
+		}
 		if (fds[0] < 0) {
 			say(c, SAY_ERROR, "bind %s: %s", spec, strerror(errno));
 			return 0;
@@ -3275,23 +3324,21 @@ net_listen(struct chat *c, const struct endpoint *ep, const char *spec,
 	return n;
 }
 
-/* The port a listening socket has, in decimal and LF, for --port-file.
+/* The port a listening socket has, in decimal, in port (6 bytes).
  * Returns 0, or -1 with errno. */
 static int
-net_port(int fd, char *text, size_t size)
+net_port(int fd, char *port)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
-	char port[sizeof("65535")];
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)
 		return -1;
 	if (getnameinfo((struct sockaddr *)&ss, sslen, NULL, 0, port,
-	    sizeof(port), NI_NUMERICSERV) != 0) {
+	    sizeof("65535"), NI_NUMERICSERV) != 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	snprintf(text, size, "%s\n", port);
 	return 0;
 }
 
@@ -3303,16 +3350,12 @@ net_port(int fd, char *text, size_t size)
 static void
 net_reach(struct chat *c, int fd)
 {
-	struct sockaddr_storage ss;
 	struct ifaddrs *ifs, *ifa;
-	socklen_t sslen = sizeof(ss);
 	char line[SAY_MAX], host[HOST_NUM_MAX], port[sizeof("65535")];
 	size_t n = 0;
 	int shown = 0;
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0 ||
-	    getnameinfo((struct sockaddr *)&ss, sslen, NULL, 0, port,
-	    sizeof(port), NI_NUMERICSERV) != 0)
+	if (net_port(fd, port) < 0)
 		return;
 	if (getifaddrs(&ifs) == 0) {
 		for (ifa = ifs; ifa != NULL && shown < REACH_MAX;
@@ -3436,9 +3479,12 @@ net_connect(struct chat *c, const struct endpoint *ep, char *name,
 	}
 	if (fd < 0) {
 		c->status = timed_out ? CHAT_EXIT_TIMEOUT : CHAT_EXIT_NET;
-		/* (A Unix-domain socket may not be there yet.) */
+		/* A Unix-domain socket may not be there yet, or have its
+		 * queue full (EAGAIN: no connection waits in it). */
 		if (c->wait_quiet && (err == ECONNREFUSED || err == ENOENT))
 			c->waiting = "not listening yet";
+		else if (c->wait_quiet && err == EAGAIN)
+			c->waiting = "full";
 		else
 			say(c, SAY_ERROR, "connect %s: %s", c->where,
 			    strerror(err));
@@ -4866,9 +4912,6 @@ chat_step(struct chat *c)
 
 /* === Command-line mistakes ================================================ */
 
-/* Longer words are never a typo of an option. */
-#define TYPO_MAX	32
-
 /*
  * The edits between a and b (inserted, deleted or changed bytes, and two
  * neighbours swapped), counted to 3 at most: only 1 and 2 matter.
@@ -4933,55 +4976,66 @@ typo_one_dash(const struct option *opts, const char *shorts, int argc,
     char **argv)
 {
 	const struct option *o;
-	const char *w, *p;
+	const char *w, *p, *s;
 	int i, arg = 0;
 
-	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+	for (i = 1; i < argc; i++) {
 		w = argv[i];
-		if (arg) {
+		if (arg) {		/* the argument of the option before */
 			arg = 0;
 			continue;
 		}
-		for (o = opts; w[0] == '-' && w[1] != '-' && w[1] != '\0' &&
-		    w[2] != '\0' && o->name != NULL; o++)
+		if (strcmp(w, "--") == 0)
+			break;
+		if (w[0] != '-' || w[1] == '\0')
+			continue;
+		/* --name, or --na as getopt_long() takes it: the next word
+		 * is its argument unless it came with '='. */
+		if (w[1] == '-') {
+			for (o = opts; strchr(w, '=') == NULL && o->name != NULL;
+			    o++)
+				if (strstr(o->name, w + 2) == o->name)
+					arg |= o->has_arg == required_argument;
+			continue;
+		}
+		for (o = opts; w[2] != '\0' && o->name != NULL; o++)
 			if (strcmp(w + 1, o->name) == 0)
 				return o->name;
-		/* Does w leave the next word to be its argument? */
-		for (o = opts; w[0] == '-' && w[1] == '-' && o->name != NULL;
-		    o++)
-			if (strcmp(w + 2, o->name) == 0)
-				arg = o->has_arg == required_argument;
-		if (w[0] == '-' && w[1] != '-' && w[1] != '\0' && w[2] == '\0' &&
-		    (p = strchr(shorts, w[1])) != NULL)
-			arg = p[1] == ':';
+		/* -Vn: the first short option that takes an argument takes
+		 * the rest of the word, or the next word. */
+		for (p = w + 1; *p != '\0' && *p != ':' &&
+		    (s = strchr(shorts, *p)) != NULL; p++)
+			if (s[1] == ':') {
+				arg = p[1] == '\0';
+				break;
+			}
 	}
 	return NULL;
 }
 
 /*
  * "HOST PORT" the way nc takes them: HOST:PORT (IPv6 in brackets) in
- * out, or 0 if port is no port or host already has one (or is a port).
+ * out, or 0 if port is no port (from min to 65535) or host already has
+ * one (or is a port).
  */
 static int
-typo_endpoint(char *out, size_t size, const char *host, const char *port)
+typo_endpoint(char *out, size_t size, const char *host, const char *port,
+    long min)
 {
-	size_t n = strspn(port, "0123456789");
-	long value = n > 0 && n <= 5 ? strtol(port, NULL, 10) : 0;
-
-	size_t hlen = strlen(host);
+	size_t n = strspn(port, "0123456789"), hlen = strlen(host);
+	long value = n > 0 && n <= 5 ? strtol(port, NULL, 10) : -1;
 	int bracketed = host[0] == '[' && hlen > 2 && host[hlen - 1] == ']' &&
 	    strchr(host, ']') == host + hlen - 1;
 
-	if (port[n] != '\0' || value < 1 || value > 65535 ||
+	if (port[n] != '\0' || value < min || value > 65535 ||
 	    host[0] == '\0' || (host[0] == '[' && !bracketed) ||
 	    host[strspn(host, "0123456789")] == '\0' ||
 	    strncmp(host, "unix:", 5) == 0 || (!bracketed &&
 	    strchr(host, ':') != NULL && strchr(host, ':') ==
 	    strrchr(host, ':')))	/* one ':' is HOST:PORT already */
 		return 0;
-	snprintf(out, size, !bracketed && strchr(host, ':') != NULL ?
-	    "[%s]:%s" : "%s:%s", host, port);
-	return 1;
+	return snprintf(out, size, !bracketed && strchr(host, ':') != NULL ?
+	    "[%s]:%s" : "%s:%s", host, port) < (int)size;
 }
 
 /*
@@ -5002,6 +5056,10 @@ typo_url(char *out, size_t size, const char *spec)
 	if ((at = memchr(host, '@', n)) != NULL) {	/* user@ */
 		n -= (size_t)(at + 1 - host);
 		host = at + 1;
+	}
+	if (n == 0) {
+		snprintf(out, size, "HOST:PORT");
+		return 1;
 	}
 	end = host + n;
 	colon = NULL;
@@ -5091,10 +5149,9 @@ main(int argc, char **argv)
 	char shown[CHAT_ESCAPED_MAX(CHAT_NAME_MAX) + 1];
 	char hint[CHAT_HOST_MAX + sizeof(":65535")];
 	const char *spec = NULL, *why, *secret_file = NULL, *port_file = NULL;
-	char port_text[CHAT_HOST_MAX + 2];
 	int ch, mode = 0, help = 0, version = 0, status, n, block = 0;
 	int fds[LISTEN_MAX], port_fifo = -1, port_written = 0, sock_made = 0;
-	struct stat sock, st;
+	struct stat sock, port_st;
 	long long wait_ms = -1;
 	ssize_t secret_len;
 
@@ -5180,7 +5237,9 @@ main(int argc, char **argv)
 			    argv[optind - 1]);
 			return CHAT_EXIT_USAGE;
 		default:
-			if ((why = typo_option(longopts,
+			if (optopt != 0)	/* maybe amid a cluster */
+				warn_usage("unknown option '-%c'", optopt);
+			else if ((why = typo_option(longopts,
 			    argv[optind - 1])) != NULL)
 				warn_usage("unknown option '%s'; did you mean "
 				    "--%s?", argv[optind - 1], why);
@@ -5192,9 +5251,10 @@ main(int argc, char **argv)
 	}
 	/* nc's habit, "HOST PORT": say what chat takes instead. */
 	if (optind < argc && (spec != NULL ? argc - optind == 1 &&
-	    typo_endpoint(hint, sizeof(hint), spec, argv[optind]) :
-	    argc - optind == 2 && typo_endpoint(hint, sizeof(hint),
-	    argv[optind], argv[optind + 1]))) {
+	    typo_endpoint(hint, sizeof(hint), spec, argv[optind],
+	    mode == 'l' ? 0 : 1) : argc - optind == 2 &&
+	    typo_endpoint(hint, sizeof(hint), argv[optind], argv[optind + 1],
+	    1))) {
 		warn_usage("unexpected argument '%s': did you mean --%s %s?",
 		    argv[optind], mode == 'l' ? "listen" : "connect", hint);
 		return CHAT_EXIT_USAGE;
@@ -5203,7 +5263,8 @@ main(int argc, char **argv)
 		warn_usage("unexpected argument '%s'", argv[optind]);
 		return CHAT_EXIT_USAGE;
 	}
-	if (spec != NULL && typo_url(hint, sizeof(hint), spec)) {
+	if (spec != NULL && strncmp(spec, "unix:", 5) != 0 &&
+	    typo_url(hint, sizeof(hint), spec)) {
 		warn_usage("bad endpoint '%s': that is a URL; give HOST:PORT, "
 		    "as in %s", spec, hint);
 		return CHAT_EXIT_USAGE;
@@ -5217,6 +5278,8 @@ main(int argc, char **argv)
 	/* Only a command line that parses gets help: a typo next to
 	 * --help should not pass unnoticed. And help that could not be
 	 * written is an error, as any output is. */
+	if (help || version)	/* a closed pipe too is an error, said */
+		signal(SIGPIPE, SIG_IGN);
 	if (help)
 		usage(stdout);
 	else if (version)
@@ -5277,13 +5340,10 @@ main(int argc, char **argv)
 			net_reach(c, fds[0]);
 		while (n-- > 0)
 			chat_serve(c, fds[n]);
-		if (ep.local) {
+		if (ep.local)
 			sock_made = stat(ep.host, &sock) == 0;
-			snprintf(port_text, sizeof(port_text), "%s\n", ep.host);
-		}
-		if (port_file != NULL && ((!ep.local && net_port(fds[0],
-		    port_text, sizeof(port_text)) < 0) ||
-		    port_file_write(port_file, port_text, &port_fifo) < 0)) {
+		if (port_file != NULL && port_file_listening(port_file, fds[0],
+		    &ep, &port_fifo, &port_st) < 0) {
 			say(c, SAY_ERROR, "write port file %s: %s", port_file,
 			    strerror(errno));
 			c->status = CHAT_EXIT_IO;
@@ -5306,10 +5366,8 @@ main(int argc, char **argv)
 	if (port_fifo >= 0)
 		close(port_fifo);
 	else if (port_written)
-		unlink(port_file);
-	/* Our socket file, not one that replaced it since. */
-	if (sock_made && stat(ep.host, &st) == 0 && st.st_dev == sock.st_dev &&
-	    st.st_ino == sock.st_ino)
-		unlink(ep.host);
+		file_remove(port_file, &port_st);
+	if (sock_made)
+		file_remove(ep.host, &sock);
 	return status;
 }
