@@ -3423,6 +3423,8 @@ test_usage_misspelt_long_option_gets_the_nearest_suggested() {
 	    --conect=x:1
 	usage_error_first "chat: unknown option '--lsiten'; did you mean --listen?" \
 	    --lsiten		# a swap
+	usage_error_first "chat: unknown option '--lsitne'; did you mean --listen?" \
+	    --lsitne		# two swaps (4 edits without them)
 	usage_error_first "chat: unknown option '--connectt'; did you mean --connect?" \
 	    --connectt		# an insert
 	usage_error_first "chat: unknown option '--tineout'; did you mean --timeout?" \
@@ -3457,48 +3459,124 @@ test_usage_long_option_with_one_dash_gets_two_suggested() {
 	    -help
 }
 
+# connects_to_none ROLE ARG...: chat ARG... --connect unix:$T/none is no
+# usage error: it tries to connect, and exits 3 for the missing socket.
+connects_to_none() {
+	local role=$1
+
+	shift
+	: > "$role.in"
+	chat_start "$role" "$@" --connect "unix:$T/none"
+	chat_finish "$role" 3
+	expect_bytes "$role.err" 'chat: connect unix:%s/none: %s\n' "$T" \
+	    "$(errno_text ENOENT)"
+	expect_bytes "$role.out" ''
+}
+
+# A word that is an option's argument is no slip, however it looks: after
+# --name, its prefix --na, -n, or -n ending a cluster (-Vn -listen is -V,
+# the version, and -n -listen). An argument that came with its option
+# (--name=x, -t5) leaves the next word a slip.
+test_usage_one_dash_check_passes_over_option_arguments() {
+	local first
+
+	connects_to_none na --na -listen
+	connects_to_none n -n -listen
+	connects_to_none name --name -once
+	: > v.in
+	chat_start v -Vn -listen
+	chat_finish v 0
+	IFS= read -r first < v.out
+	[[ $first == 'chat 1.1.0' ]] ||
+	    fail "chat -Vn -listen: first line $(quoted "$first"), expected" \
+	    "'chat 1.1.0'; stderr $(show v.err)"
+	usage_error_first "chat: unknown option '-listen'; did you mean --listen?" \
+	    --name=x -listen
+	usage_error_first "chat: unknown option '-listen'; did you mean --listen?" \
+	    -t5 -listen
+}
+
+# An unknown letter in a cluster of short options is named alone.
+test_usage_unknown_short_option_in_a_cluster_is_named() {
+	usage_error_first "chat: unknown option '-x'" -xyz
+	usage_error_first "chat: unknown option '-x'" -hx
+}
+
+# unix:PATH is a path, whatever it looks like: never taken for a URL.
+# A URL without a host gets the general form suggested.
+test_usage_unix_url_form_is_a_path_not_a_url() {
+	: > c.in
+	chat_start c --connect unix:///nonexistent-dir/s
+	chat_finish c 3
+	expect_bytes c.err 'chat: connect unix:///nonexistent-dir/s: %s\n' \
+	    "$(errno_text ENOENT)"
+	usage_error_first "chat: bad endpoint 'http://': that is a URL; give HOST:PORT, as in HOST:PORT" \
+	    --connect http://
+}
+
+# Port 0 is a port for --listen (any free one), not for --connect.
+test_usage_listen_port_0_as_separate_argument_is_suggested() {
+	usage_error_first "chat: unexpected argument '0': did you mean --listen 127.0.0.1:0?" \
+	    --listen 127.0.0.1 0
+	usage_error_first "chat: unexpected argument '0': did you mean --listen 127.0.0.1:0?" \
+	    -l 127.0.0.1 0
+	usage_error_first "chat: unexpected argument '0'" --connect 127.0.0.1 0
+}
+
 # chat_start_stdout ROLE OUT ARG...: as chat_start, with stdout OUT, a
-# file (/dev/full), or - for a closed stdout.
+# file (/dev/full), - for a closed stdout, or | for a pipe whose reader
+# has closed it (perl makes it, then runs chat).
 chat_start_stdout() {
-	local role=$1 out=$2
+	local role=$1 out=$2 pipe=()
 
 	shift 2
 	(
 		trap - PIPE
 		if [[ $out == - ]]; then
 			exec >&-
+		elif [[ $out == '|' ]]; then
+			pipe=(perl -e 'pipe(my $r, my $w) or die "pipe: $!\n";
+			    close $r; open(STDOUT, ">&", $w) or die "dup: $!\n";
+			    close $w; exec { $ARGV[0] } @ARGV or die "exec: $!\n"')
 		else
 			exec > "$out"
 		fi
-		exec "$TIMEOUT" -k 2 "$LIMIT" "$CHAT" "$@" <"$role.in" \
-		    2>"$role.err" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
+		exec "$TIMEOUT" -k 2 "$LIMIT" ${pipe[@]+"${pipe[@]}"} "$CHAT" \
+		    "$@" <"$role.in" 2>"$role.err" 3>&- 4>&- 5>&- 6>&- 7>&- \
+		    8>&- 9>&-
 	) &
 	PID[$role]=$!
 	echo "$!" >> "$T/pids"
 }
 
-test_usage_help_and_version_to_a_full_stdout_exit_1() {
-	local opt i=0
+# help_cannot_be_written STDOUT WORDS OPT...: chat with each OPT alone and
+# stdout STDOUT (as chat_start_stdout takes it) exits 1, and says that
+# stdout could not be written, in the C library's WORDS.
+help_cannot_be_written() {
+	local out=$1 words=$2 opt i=0
 
-	[[ -c /dev/full ]] || linux_only "/dev/full"
-	for opt in --help --version -h -V; do
+	shift 2
+	for opt; do
 		: > "o$(( ++i )).in"
-		chat_start_stdout "o$i" /dev/full "$opt"
+		chat_start_stdout "o$i" "$out" "$opt"
 		chat_finish "o$i" 1
-		expect_bytes "o$i.err" 'chat: write stdout: %s\n' "$E_NOSPC"
+		expect_bytes "o$i.err" 'chat: write stdout: %s\n' "$words"
 	done
 }
 
-test_usage_help_and_version_to_a_closed_stdout_exit_1() {
-	local opt i=0 ebadf
+test_usage_help_and_version_to_a_full_stdout_exit_1() {
+	[[ -c /dev/full ]] || linux_only "/dev/full"
+	help_cannot_be_written /dev/full "$E_NOSPC" --help --version -h -V
+}
 
-	ebadf=$(errno_text EBADF)
-	for opt in --help --version; do
-		: > "o$(( ++i )).in"
-		chat_start_stdout "o$i" - "$opt"
-		chat_finish "o$i" 1
-		expect_bytes "o$i.err" 'chat: write stdout: %s\n' "$ebadf"
-	done
+test_usage_help_and_version_to_a_closed_stdout_exit_1() {
+	help_cannot_be_written - "$(errno_text EBADF)" --help --version
+}
+
+# A pipe whose reader has gone: an error said (EPIPE), not death by
+# SIGPIPE, whose default the shell gave chat.
+test_usage_help_to_a_closed_pipe_exits_1() {
+	help_cannot_be_written '|' "$(errno_text EPIPE)" --help --version
 }
 
 # === Issue 13: --port-file ===================================================
@@ -3772,6 +3850,33 @@ test_port_file_is_removed_at_every_exit_but_sigkill() {
 	no_leftovers p1
 }
 
+# A port file is removed only while it is still the listener's own: one
+# that replaced it since (another listener's) is left, with its port.
+test_port_file_that_replaced_ours_is_not_removed_at_exit() {
+	local first
+
+	fifo_hold a 7
+	chat_start a --listen 127.0.0.1:0 --port-file pf
+	port_file_appears pf
+	chat_pid a
+	first=$CPID
+	fifo_hold b 8
+	chat_listen b --port-file pf
+	(( PORT != FILE_PORT )) || fail "both listeners on port $PORT"
+	until_deadline "$WAIT" file_is pf "$PORT"$'\n' ||
+	    fail "the second listener's port file holds $(show pf)," \
+	    "expected $PORT and LF"
+	kill -TERM "$first"
+	chat_finish a 7
+	exec 7>&-
+	file_is pf "$PORT"$'\n' || fail "the first listener, exiting, took" \
+	    "the second's port file: it holds $(show pf), expected $PORT and LF"
+	exec 8>&-
+	chat_finish b 0
+	[[ -e pf ]] && fail "the port file is still there after both exited"
+	no_leftovers pf
+}
+
 test_port_file_in_a_missing_directory_exits_1() {
 	fifo_hold l 7
 	chat_start l --listen 127.0.0.1:0 --port-file no/such/port
@@ -3897,6 +4002,8 @@ log_events_are_stderr() {
 }
 
 test_log_records_a_whole_conversation_on_both_sides() {
+	# Far from UTC: a log in local time is 9 hours off.
+	export TZ=JST-9
 	# control bytes (0x01, ESC), an empty message; QUIT is no message
 	printf 'hi\na\001b\033[31mc\n\nlast\n' > l.in
 	printf 'hello\nx\001y\033z\nfine\nQUIT\n' > c.in
@@ -4006,6 +4113,124 @@ test_log_records_newcomers_turned_away_as_stderr_shows_them() {
 	expect_line l.log.events "$MATCH"
 	printf '%s\n' "${LOG[@]}" > l.log.all
 	expect_line l.log.all '> you: first'
+}
+
+# pipe_capacity FD: set CAPACITY to the bytes the pipe open on FD holds
+# (Linux: F_GETPIPE_SZ).
+pipe_capacity() {
+	CAPACITY=$(perl -e 'my $n = fcntl(STDIN, 1032, 0) or die "$!\n";
+	    print $n + 0' <&"$1") || fail "F_GETPIPE_SZ of fd $1 failed"
+}
+
+# pipe_fill_exactly FIFO N: fill the empty pipe FIFO, which the test holds
+# open, with exactly N bytes "x", never waiting: after them not one more
+# byte fits.
+pipe_fill_exactly() {
+	perl -MFcntl -e '
+	    sysopen(my $p, $ARGV[0], O_WRONLY | O_NONBLOCK) or die "$!\n";
+	    for (my $left = $ARGV[1]; $left > 0; ) {
+		my $n = syswrite($p, "x" x $left);
+		defined $n or die "write with $left bytes to go: $!\n";
+		$left -= $n;
+	    }
+	    defined syswrite($p, "x") and die "room for more than $ARGV[1]\n";
+	    $!{EAGAIN} or die "write: $!\n";' "$1" "$2" ||
+	    fail "cannot fill the pipe $1 with $2 bytes"
+}
+
+# pipe_drain FD N: read the N bytes "x" that pipe_fill_exactly wrote from
+# the pipe open on FD, and nothing more.
+pipe_drain() {
+	"$TIMEOUT" "$WAIT" perl -e '
+	    for (my $left = $ARGV[0]; $left > 0; ) {
+		my $n = sysread(STDIN, my $got, $left);
+		$n or die "read: ", defined $n ? "end of file" : $!, "\n";
+		$got =~ /^x+$/ or die "read something else than the x bytes\n";
+		$left -= $n;
+	    }' "$2" <&"$1" || fail "cannot read $2 bytes back from fd $1"
+}
+
+# A newcomer turned away while stderr is a full pipe is counted, and its
+# line is written later in the summary: the log holds the summary only,
+# as stderr shows it, and counts the newcomer once.
+test_log_counts_a_stranger_once_when_stderr_is_full() {
+	local from line
+
+	linux_only "a pipe's capacity (F_GETPIPE_SZ)"
+	mkfifo l.err || fail "mkfifo l.err failed"
+	exec 9<>l.err
+	fifo_hold l 7
+	fifo_hold c 8
+	utc_now
+	from=$UTC
+	chat_start l --listen 127.0.0.1:0 --once --log l.log
+	fifo_expect_re 9 'Listening on 127\.0\.0\.1:[0-9]+'
+	printf '%s\n' "$MATCH" > l.shown
+	PORT=${MATCH##*:}
+	chat_connect c
+	fifo_expect_re 9 'Connection from 127\.0\.0\.1:[0-9]+'
+	printf '%s\n' "$MATCH" >> l.shown
+	pipe_capacity 9
+	pipe_fill_exactly l.err "$CAPACITY"
+	busy_newcomer newcomer
+	exec 4<&-
+	# chat reports a newcomer as it closes it, before it reads its
+	# input again: once the next line is sent, the report was tried.
+	printf 'first\n' >&7
+	wait_line c.out 'They say: first'
+	pipe_drain 9 "$CAPACITY"
+	fifo_expect_re 9 'Turned away 1 more: 1 busy'
+	printf '%s\n' "$MATCH" >> l.shown
+	printf 'QUIT\n' >&8
+	chat_finish c 0
+	chat_finish l 0
+	fifo_expect_re 9 'They ended the conversation\.'
+	printf '%s\n' "$MATCH" >> l.shown
+	if IFS= read -r -t 0 <&9; then
+		IFS= read -r -t "$WAIT" line <&9
+		fail "more on stderr: $(quoted "$line")"
+	fi
+	exec 7>&- 8>&- 9>&-
+	utc_now
+	note "a pipe of $CAPACITY bytes"
+	log_read l.log "$from" "$UTC"
+	printf '%s\n' "${LOG[@]}" > l.log.all
+	if has_line_re l.log.all '\* Turned away 127\.0\.0\.1:[0-9]+: busy'; then
+		fail "the newcomer's own line, which stderr never showed," \
+		    "is logged: \"$MATCH\""
+	fi
+	log_events_are_stderr l.log l.shown
+	expect_line l.log.all '> you: first'
+}
+
+# The user's own words in an event (here a socket path with LF and ESC)
+# are escaped in the log as a peer's text is: each event stays one line.
+test_log_events_with_control_bytes_stay_one_line() {
+	local sock=$'a\nb\033c' escaped='a\x0ab\x1bc'
+
+	printf 'hi\n' > l.in
+	printf 'QUIT\n' > c.in
+	utc_now
+	FROM=$UTC
+	chat_start l --listen "unix:$sock" --once --log l.log
+	# (listening once the log has its first line)
+	until_deadline "$WAIT" test -s l.log ||
+	    fail "the listener logged nothing within $WAIT s; stderr $(show l.err)"
+	chat_start c --connect "unix:$sock" --log c.log
+	chat_finish c 0
+	chat_finish l 0
+	utc_now
+	TO=$UTC
+	expect_log l.log "$FROM" "$TO" \
+	    "* Listening on unix:$escaped" \
+	    "* Connection from unix:$escaped" \
+	    '> you: hi' \
+	    '* They ended the conversation.'
+	expect_log c.log "$FROM" "$TO" \
+	    "* Connected to unix:$escaped" \
+	    '< them: hi' \
+	    '* You ended the conversation.'
+	expect_bytes c.out 'They say: hi\n'
 }
 
 # log_texts LOG KIND: print the texts of LOG's messages of KIND (> or <),
@@ -4364,6 +4589,34 @@ test_unix_socket_file_is_removed_at_every_exit_but_sigkill() {
 	done
 }
 
+# The socket file is removed only while it is still the listener's own: one
+# that took its place (another listener's, after someone removed the
+# first) is left to serve.
+test_unix_socket_that_replaced_ours_is_not_removed_at_exit() {
+	local first
+
+	fifo_hold a 7
+	unix_listen a s
+	chat_pid a
+	first=$CPID
+	rm s || fail "cannot remove the first listener's socket file"
+	printf 'from the second\n' > b.in
+	unix_listen b s --once
+	kill -TERM "$first"
+	chat_finish a 7
+	exec 7>&-
+	[[ -S s ]] || fail "the first listener, exiting, removed the second's" \
+	    "socket file"
+	printf 'QUIT\n' > c.in
+	chat_start c --connect unix:s
+	chat_finish c 0
+	chat_finish b 0
+	expect_bytes c.out 'They say: from the second\n'
+	expect_bytes c.err '%s\n' 'Connected to unix:s' \
+	    'You ended the conversation.'
+	socket_gone s
+}
+
 test_unix_socket_mode_follows_the_umask() {
 	umask 077
 	fifo_hold l 7
@@ -4372,6 +4625,14 @@ test_unix_socket_mode_follows_the_umask() {
 	mode_is s 0700		# srwx------
 	exec 7>&-
 	chat_finish l 0
+	# and the common umask: others may connect too
+	umask 022
+	fifo_hold l2 7
+	unix_listen l2 s2
+	[[ -S s2 ]] || fail "s2 is not a socket"
+	mode_is s2 0755		# srwxr-xr-x
+	exec 7>&-
+	chat_finish l2 0
 }
 
 test_unix_connect_to_a_missing_path_exits_3() {
@@ -4430,6 +4691,69 @@ test_unix_wait_is_served_when_the_busy_listener_is_free() {
 	wait_line c1.err 'Connected to unix:s'
 	served_after_waiting unix:s
 	socket_gone s
+}
+
+# unix_full_listener PATH: in the background, perl listens on unix:PATH
+# with a backlog of 0, never accepts, and connects to itself (without
+# waiting) until the queue is full: a connect fails with EAGAIN. Then
+# full.log says "full after N" (N connections queued), and it holds them
+# until stopped.
+unix_full_listener() {
+	cat > full.pl <<'EOF'
+use strict;
+use warnings;
+use Fcntl;
+use Socket;
+
+$| = 1;
+my $addr = pack_sockaddr_un($ARGV[0]);
+socket(my $l, PF_UNIX, SOCK_STREAM, 0) or die "socket: $!\n";
+bind($l, $addr) or die "bind: $!\n";
+listen($l, 0) or die "listen: $!\n";
+my @held;
+for (1 .. 16) {
+	socket(my $s, PF_UNIX, SOCK_STREAM, 0) or die "socket: $!\n";
+	my $flags = fcntl($s, F_GETFL, 0) or die "F_GETFL: $!\n";
+	fcntl($s, F_SETFL, $flags | O_NONBLOCK) or die "F_SETFL: $!\n";
+	if (connect($s, $addr)) {
+		push @held, $s;
+		next;
+	}
+	$!{EAGAIN} or die "connect: $!\n";
+	print "full after ", scalar @held, "\n";
+	sleep 60;
+	exit 0;
+}
+die "16 connections queued, and still not full\n";
+EOF
+	"$TIMEOUT" -k 2 "$LIMIT" perl full.pl "$1" > full.log 2> full.err \
+	    3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+	echo "$!" >> "$T/pids"
+	until_deadline "$WAIT" has_line_re full.log 'full after [0-9]+' ||
+	    fail "the queue of unix:$1 is not full: $(show full.log)," \
+	    "$(show full.err)"
+}
+
+# --wait takes a Unix socket whose queue is full (EAGAIN: Linux says so
+# where TCP would make the connector wait) for a listener that is full:
+# it waits, says so once, and after SECS reports the last try, exit 3.
+test_unix_wait_on_a_full_queue() {
+	local start
+
+	linux_only "EAGAIN from a Unix socket's full queue"
+	unix_full_listener s
+	note "$(< full.log) connection(s)"
+	printf 'never sent\n' > c.in
+	now_us
+	start=$NOW
+	chat_start c --connect unix:s --wait 2
+	chat_finish c 3
+	ms_since "$start"
+	expect_bytes c.err '%s\n' \
+	    'Waiting for unix:s (full), up to 2 seconds.' \
+	    "chat: connect unix:s: $(errno_text EAGAIN)"
+	(( TOOK >= 2000 )) || fail "--wait 2 gave up after $TOOK ms"
+	expect_bytes c.out ''
 }
 
 # The port file of a listener on unix:PATH holds PATH.

@@ -82,10 +82,13 @@ fail() {
 }
 
 # show FILE: FILE's first bytes, quoted on one line, for a failure message.
+# A FIFO (a test's stderr pipe) is not read: that could wait forever, or
+# take the bytes the test reads next.
 show() {
 	local text
 
 	[[ -e $1 ]] || { printf '(no file %s)' "$1"; return; }
+	[[ -p $1 ]] && { printf '(a FIFO, %s)' "$1"; return; }
 	text=$(head -c 240 -- "$1" | cat -v)
 	text=${text//$'\n'/'\n'}
 	printf '"%s" (%s bytes)' "$text" "$(wc -c < "$1")"
