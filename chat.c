@@ -5284,7 +5284,9 @@ main(int argc, char **argv)
 		usage(stdout);
 	else if (version)
 		printf("chat %s\nprotocols %s\n", CHAT_VERSION, CHAT_PROTOCOLS);
-	if ((help || version) && fflush(stdout) == EOF) {
+	/* (A write that failed while printing leaves the error flag set
+	 * and the buffer empty: musl's is smaller than the help.) */
+	if ((help || version) && (fflush(stdout) == EOF || ferror(stdout))) {
 		fprintf(stderr, "chat: write stdout: %s\n", strerror(errno));
 		return CHAT_EXIT_IO;
 	}
