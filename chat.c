@@ -454,8 +454,11 @@ static void	 term_raw(void);
 static void	 term_restore(void);
 static int	 typo_distance(const char *, size_t, const char *, size_t);
 static int	 typo_endpoint(char *, size_t, const char *, const char *, long);
+static int	 typo_port(const char *, long);
 static const char	*typo_one_dash(const struct option *, const char *, int, char **);
-static const char	*typo_option(const struct option *, const char *);
+static int	 typo_option(const struct option *, const char *, char *, size_t);
+static const char	*typo_prefix(const struct option *, char **, int, const char *);
+static int	 typo_is_option(const struct option *, const char *);
 static int	 typo_url(char *, size_t, const char *);
 static int	 unsafe_code_point(unsigned long);
 static void	 usage(FILE *);
@@ -1478,6 +1481,8 @@ endpoint_parse(const char *spec, enum endpoint_use use, struct endpoint *ep)
 		ep->local = 1;
 		return NULL;
 	}
+	if (strchr(spec, '/') != NULL)
+		return "a path? a Unix-domain socket is unix:PATH";
 	if (spec[0] == '[') {
 		host = spec + 1;
 		host_end = strchr(host, ']');
@@ -4943,27 +4948,71 @@ typo_distance(const char *a, size_t an, const char *b, size_t bn)
 	return d[an][bn] < 3 ? d[an][bn] : 3;
 }
 
-/* The long option nearest to word ("--conect", "--conect=x"), within two
- * edits, or NULL. */
-static const char *
-typo_option(const struct option *opts, const char *word)
+/*
+ * The long options word ("--conect", "--port=x") may have meant, as
+ * "--connect" or "--listen or --log" in out: those it begins (chat takes
+ * no abbreviation, see typo_prefix()), else the nearest within two edits.
+ * Returns 0 if none.
+ */
+static int
+typo_option(const struct option *opts, const char *word, char *out,
+    size_t size)
 {
-	const char *best = NULL;
-	size_t n;
-	int d, least = 3;
+	const struct option *o, *best = NULL;
+	size_t n, len = 0;
+	int d, least = 3, found = 0;
 
 	if (strncmp(word, "--", 2) != 0)
-		return NULL;
+		return 0;
 	word += 2;
 	n = strcspn(word, "=");
-	for (; opts->name != NULL; opts++) {
-		d = typo_distance(word, n, opts->name, strlen(opts->name));
+	for (o = opts; n > 0 && o->name != NULL; o++)
+		if (strncmp(o->name, word, n) == 0 && len < size)
+			len += (size_t)snprintf(out + len, size - len, "%s--%s",
+			    found++ == 0 ? "" : " or ", o->name);
+	if (found > 0)
+		return 1;
+	for (o = opts; o->name != NULL; o++) {
+		d = typo_distance(word, n, o->name, strlen(o->name));
 		if (d < least) {
 			least = d;
-			best = opts->name;
+			best = o;
 		}
 	}
-	return best;
+	if (best != NULL)
+		snprintf(out, size, "--%s", best->name);
+	return best != NULL;
+}
+
+/* Whether word is one of opts, whole: "--listen", "--log=x". */
+static int
+typo_is_option(const struct option *opts, const char *word)
+{
+	size_t n = strcspn(word, "=");
+
+	for (; strncmp(word, "--", 2) == 0 && opts->name != NULL; opts++)
+		if (n == strlen(opts->name) + 2 &&
+		    strncmp(word + 2, opts->name, n - 2) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The word that gave long option o (next: optind after it; arg: its
+ * argument, or NULL), if it is only a prefix of o's name: getopt_long()
+ * takes any unambiguous prefix, chat does not, so that --port is not
+ * quietly --port-file, nor an option added later an error. Else NULL.
+ */
+static const char *
+typo_prefix(const struct option *o, char **argv, int next, const char *arg)
+{
+	const char *w = argv[next - 1];
+	size_t n = strlen(o->name);
+
+	if (arg != NULL && arg == w)	/* "--name NAME": NAME is next - 1 */
+		w = argv[next - 2];
+	return strncmp(w + 2, o->name, n) == 0 && (w[n + 2] == '\0' ||
+	    w[n + 2] == '=') ? NULL : w;
 }
 
 /*
@@ -5013,6 +5062,16 @@ typo_one_dash(const struct option *opts, const char *shorts, int argc,
 	return NULL;
 }
 
+/* Whether s is a port number, from min to 65535. */
+static int
+typo_port(const char *s, long min)
+{
+	size_t n = strspn(s, "0123456789");
+	long value = n > 0 && n <= 5 ? strtol(s, NULL, 10) : -1;
+
+	return s[n] == '\0' && value >= min && value <= 65535;
+}
+
 /*
  * "HOST PORT" the way nc takes them: HOST:PORT (IPv6 in brackets) in
  * out, or 0 if port is no port (from min to 65535) or host already has
@@ -5022,12 +5081,11 @@ static int
 typo_endpoint(char *out, size_t size, const char *host, const char *port,
     long min)
 {
-	size_t n = strspn(port, "0123456789"), hlen = strlen(host);
-	long value = n > 0 && n <= 5 ? strtol(port, NULL, 10) : -1;
+	size_t hlen = strlen(host);
 	int bracketed = host[0] == '[' && hlen > 2 && host[hlen - 1] == ']' &&
 	    strchr(host, ']') == host + hlen - 1;
 
-	if (port[n] != '\0' || value < min || value > 65535 ||
+	if (!typo_port(port, min) ||
 	    host[0] == '\0' || (host[0] == '[' && !bracketed) ||
 	    host[strspn(host, "0123456789")] == '\0' ||
 	    strncmp(host, "unix:", 5) == 0 || (!bracketed &&
@@ -5147,9 +5205,10 @@ main(int argc, char **argv)
 	static unsigned char secret[SECRET_MAX + 1];
 	static const char shorts[] = ":l:c:t:n:hV";
 	char shown[CHAT_ESCAPED_MAX(CHAT_NAME_MAX) + 1];
-	char hint[CHAT_HOST_MAX + sizeof(":65535")];
+	char hint[CHAT_HOST_MAX + sizeof(":65535")] = "";
 	const char *spec = NULL, *why, *secret_file = NULL, *port_file = NULL;
-	int ch, mode = 0, help = 0, version = 0, status, n, block = 0;
+	int ch, mode = 0, help = 0, version = 0, status, n, block = 0, idx;
+	int spec_joined = 0;
 	int fds[LISTEN_MAX], port_fifo = -1, port_written = 0, sock_made = 0;
 	struct stat sock, port_st;
 	long long wait_ms = -1;
@@ -5167,7 +5226,24 @@ main(int argc, char **argv)
 		    why);
 		return CHAT_EXIT_USAGE;
 	}
-	while ((ch = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
+	for (idx = -1; (ch = getopt_long(argc, argv, shorts, longopts,
+	    &idx)) != -1; idx = -1) {
+		if (idx >= 0 && (why = typo_prefix(longopts + idx, argv, optind,
+		    optarg)) != NULL) {
+			typo_option(longopts, why, hint, sizeof(hint));
+			warn_usage("unknown option '%s'; did you mean %s?", why,
+			    hint);
+			return CHAT_EXIT_USAGE;
+		}
+		/* "--log=" (a FILE's option), or "--log --listen 5000": no
+		 * argument. */
+		if (idx >= 0 && optarg != NULL && ((optarg[0] == '\0' &&
+		    strchr("LPS", ch) != NULL) || (optarg == argv[optind - 1] &&
+		    typo_is_option(longopts, optarg)))) {
+			warn_usage("option '--%s' needs an argument",
+			    longopts[idx].name);
+			return CHAT_EXIT_USAGE;
+		}
 		switch (ch) {
 		case 'l':
 		case 'c':
@@ -5178,6 +5254,7 @@ main(int argc, char **argv)
 			}
 			mode = ch;
 			spec = optarg;
+			spec_joined = optarg != argv[optind - 1];	/* -lp */
 			break;
 		case 'o':
 			cfg.once = 1;
@@ -5239,22 +5316,36 @@ main(int argc, char **argv)
 		default:
 			if (optopt != 0)	/* maybe amid a cluster */
 				warn_usage("unknown option '-%c'", optopt);
-			else if ((why = typo_option(longopts,
-			    argv[optind - 1])) != NULL)
+			else if (typo_option(longopts, argv[optind - 1], hint,
+			    sizeof(hint)))
 				warn_usage("unknown option '%s'; did you mean "
-				    "--%s?", argv[optind - 1], why);
+				    "%s?", argv[optind - 1], hint);
 			else
 				warn_usage("unknown option '%s'",
 				    argv[optind - 1]);
 			return CHAT_EXIT_USAGE;
 		}
 	}
-	/* nc's habit, "HOST PORT": say what chat takes instead. */
-	if (optind < argc && (spec != NULL ? argc - optind == 1 &&
+	/* nc's habits: "HOST PORT"; "-lp PORT", "-l -p PORT" (nc's flags
+	 * where chat takes its port); an endpoint with no option. Say what
+	 * chat takes instead. */
+	if (mode == 'l' && argc - optind == 1 && (spec[0] == '-' ||
+	    (spec_joined && spec[strspn(spec, "46bdknpuvz")] == '\0')) &&
+	    typo_port(argv[optind], 0))
+		snprintf(hint, sizeof(hint), "%s", argv[optind]);
+	else if (optind < argc && !(spec != NULL ? argc - optind == 1 &&
 	    typo_endpoint(hint, sizeof(hint), spec, argv[optind],
 	    mode == 'l' ? 0 : 1) : argc - optind == 2 &&
 	    typo_endpoint(hint, sizeof(hint), argv[optind], argv[optind + 1],
-	    1))) {
+	    1)))
+		hint[0] = '\0';
+	if (mode == 0 && argc - optind == 1 && (endpoint_parse(argv[optind],
+	    ENDPOINT_CONNECT, &ep) == NULL || endpoint_parse(argv[optind],
+	    ENDPOINT_LISTEN, &ep) == NULL)) {
+		mode = strchr(argv[optind], ':') != NULL ? 'c' : 'l';
+		snprintf(hint, sizeof(hint), "%s", argv[optind]);
+	}
+	if (optind < argc && hint[0] != '\0') {
 		warn_usage("unexpected argument '%s': did you mean --%s %s?",
 		    argv[optind], mode == 'l' ? "listen" : "connect", hint);
 		return CHAT_EXIT_USAGE;

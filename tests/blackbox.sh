@@ -3442,6 +3442,46 @@ test_usage_misspelt_long_option_gets_the_nearest_suggested() {
 	    --porf-file
 }
 
+# getopt_long() would take any unambiguous prefix; chat takes none, so
+# that --port is not quietly --port-file (a file named 5000).
+test_usage_abbreviated_long_option_is_refused() {
+	usage_error_first "chat: unknown option '--port'; did you mean --port-file?" \
+	    --listen 0 --port 5000
+	usage_error_first "chat: unknown option '--lis'; did you mean --listen?" \
+	    --lis 0
+	usage_error_first "chat: unknown option '--time=5'; did you mean --timeout?" \
+	    --time=5 --connect localhost:5000
+	usage_error_first "chat: unknown option '--l'; did you mean --listen or --log?" \
+	    --l 5000
+}
+
+# An option that wants a file gets none: empty, or the next option.
+test_usage_option_is_not_taken_for_a_file_name() {
+	usage_error_first "chat: option '--log' needs an argument" \
+	    --log --listen 0
+	usage_error_first "chat: option '--port-file' needs an argument" \
+	    --port-file= --listen 0
+	usage_error_first "chat: option '--secret-file' needs an argument" \
+	    --connect localhost:5000 --secret-file --once
+}
+
+# nc's flags where chat takes the port (-lp 5000, -l -p 5000), an
+# endpoint with no option, and a path that is a socket's.
+test_usage_nc_habits_get_chat_s_words() {
+	usage_error_first "chat: unexpected argument '5000': did you mean --listen 5000?" \
+	    -lp 5000
+	usage_error_first "chat: unexpected argument '5000': did you mean --listen 5000?" \
+	    -lvp 5000
+	usage_error_first "chat: unexpected argument '5000': did you mean --listen 5000?" \
+	    -l -p 5000
+	usage_error_first "chat: unexpected argument 'localhost:5000': did you mean --connect localhost:5000?" \
+	    localhost:5000
+	usage_error_first "chat: unexpected argument '5000': did you mean --listen 5000?" \
+	    5000
+	usage_error_first "chat: bad endpoint '/tmp/x.sock': a path? a Unix-domain socket is unix:PATH" \
+	    --connect /tmp/x.sock
+}
+
 test_usage_long_option_far_from_every_option_gets_no_suggestion() {
 	usage_error_first "chat: unknown option '--frobnicate'" --frobnicate
 	usage_error_first "chat: unknown option '--xyzten'" --xyzten
@@ -3474,13 +3514,15 @@ connects_to_none() {
 }
 
 # A word that is an option's argument is no slip, however it looks: after
-# --name, its prefix --na, -n, or -n ending a cluster (-Vn -listen is -V,
-# the version, and -n -listen). An argument that came with its option
-# (--name=x, -t5) leaves the next word a slip.
+# --name, -n, or -n ending a cluster (-Vn -listen is -V, the version, and
+# -n -listen). An argument that came with its option (--name=x, -t5)
+# leaves the next word a slip. After a prefix of --name (--na), the slip
+# said is the prefix, which chat does not take.
 test_usage_one_dash_check_passes_over_option_arguments() {
 	local first
 
-	connects_to_none na --na -listen
+	usage_error_first "chat: unknown option '--na'; did you mean --name?" \
+	    --na -listen
 	connects_to_none n -n -listen
 	connects_to_none name --name -once
 	: > v.in
