@@ -343,8 +343,8 @@ static void	 chat_welcome(struct chat *, struct conn *);
 static long long	 clock_monotonic_ms(void);
 static int	 compat_accept(int, struct sockaddr *, socklen_t *);
 static int	 compat_dual_stack(int);
-static long	 compat_peer_uid(int);
 static void	 compat_let_in(const sigset_t *);
+static long	 compat_peer_uid(int);
 static int	 compat_reopen(int, int);
 static int	 compat_socket(int, int, int);
 static int	 compat_wait(struct pollfd *, int, const struct timespec *,
@@ -395,6 +395,7 @@ static int	 emoji_code_point(unsigned long);
 static int	 err_write(struct chat *, const char *, size_t, int);
 static size_t	 escape_hex(char *, char, unsigned long, int);
 static size_t	 escape_unit(char *, const unsigned char *, size_t, size_t, size_t *);
+static void	 file_remove(const char *, const struct stat *);
 static long long	 frame_ms(const struct chat *);
 static void	 hex_encode(char *, const unsigned char *, size_t);
 static int	 hex_valid(const char *, size_t);
@@ -405,17 +406,17 @@ static size_t	 line_format(char *, size_t, int, const char *, va_list);
 static void	 linebuf_move(struct linebuf *, struct linebuf *);
 static void	 local_close(struct local *);
 static void	 local_init(struct local *, int);
+static struct lockout_entry	*lockout_find(const struct lockout *, const unsigned char *);
 static void	 log_failed(struct chat *, const char *, ...);
 static void	 log_line(struct chat *, char, const char *, const char *, size_t);
-static struct lockout_entry	*lockout_find(const struct lockout *, const unsigned char *);
 static int	 net_bind(const struct addrinfo *, in_port_t, int *);
 static int	 net_connect(struct chat *, const struct endpoint *, char *, size_t);
 static void	 net_drain(int);
 static int	 net_listen(struct chat *, const struct endpoint *, const char *,
     int *);
 static int	 net_listen_any(const struct addrinfo *, int *);
-static int	 net_port(int, char *);
 static void	 net_name(const struct sockaddr *, socklen_t, char *, size_t);
+static int	 net_port(int, char *);
 static void	 net_reach(struct chat *, int);
 static int	 net_send(struct chat *, int, enum verb, const char *, size_t, long long);
 static void	 net_source(const struct sockaddr_storage *, int, unsigned char *);
@@ -425,6 +426,8 @@ static void	 net_unix_addr(const struct endpoint *, struct addrinfo *, struct so
 static int	 net_unix_stale(const struct sockaddr_un *);
 static void	 on_signal(int);
 static int	 parse_seconds(const char *, long long *);
+static int	 port_file_listening(const char *, int, const struct endpoint *, int *, struct stat *);
+static int	 port_file_write(const char *, const char *, int *, struct stat *);
 static void	 prompt_end(struct chat *, int);
 static int	 range_holds(const struct cp_range *, size_t, unsigned long);
 static int	 reason_is_auth(const char *, size_t);
@@ -433,9 +436,6 @@ static void	 report(struct chat *, int, int, const char *, va_list);
 static int	 report_write(struct chat *, int, const char *, size_t);
 static uint32_t	 rotr32(uint32_t, unsigned);
 static void	 say(struct chat *, int, const char *, ...);
-static int	 port_file_write(const char *, const char *, int *, struct stat *);
-static void	 file_remove(const char *, const struct stat *);
-static int	 port_file_listening(const char *, int, const struct endpoint *, int *, struct stat *);
 static ssize_t	 secret_load(const char *, unsigned char *, size_t);
 static void	 sha256_block(uint32_t *, const unsigned char *);
 static size_t	 show_char(const char *, size_t, int *);
@@ -452,13 +452,14 @@ static void	 term_init(int);
 static void	 term_quiet(void);
 static void	 term_raw(void);
 static void	 term_restore(void);
+static int	 typo_arguments(int, const char *, int, char **, int, char *, size_t);
 static int	 typo_distance(const char *, size_t, const char *, size_t);
 static int	 typo_endpoint(char *, size_t, const char *, const char *, long);
-static int	 typo_port(const char *, long);
+static int	 typo_is_option(const struct option *, const char *);
 static const char	*typo_one_dash(const struct option *, const char *, int, char **);
 static int	 typo_option(const struct option *, const char *, char *, size_t);
+static int	 typo_port(const char *, long);
 static const char	*typo_prefix(const struct option *, char **, int, const char *);
-static int	 typo_is_option(const struct option *, const char *);
 static int	 typo_url(char *, size_t, const char *);
 static int	 unsafe_code_point(unsigned long);
 static void	 usage(FILE *);
@@ -5097,6 +5098,37 @@ typo_endpoint(char *out, size_t size, const char *host, const char *port,
 }
 
 /*
+ * The n words left after the options (rest), as nc's habits leave them:
+ * "HOST PORT" (HOST the --listen or --connect argument, or none); "-lp
+ * PORT", "-l -p PORT" (nc's flags where chat takes its port, in spec,
+ * joined to -l or not); an endpoint with no option. The option meant,
+ * 'l' or 'c', with its argument in out; or 0.
+ */
+static int
+typo_arguments(int mode, const char *spec, int joined, char **rest, int n,
+    char *out, size_t size)
+{
+	struct endpoint ep;
+
+	if (mode == 'l' && n == 1 && (spec[0] == '-' || (joined &&
+	    spec[strspn(spec, "46bdknpuvz")] == '\0')) && typo_port(rest[0], 0))
+		return snprintf(out, size, "%s", rest[0]) < (int)size ? 'l' : 0;
+	if (spec != NULL && n == 1 && typo_endpoint(out, size, spec, rest[0],
+	    mode == 'l' ? 0 : 1))
+		return mode;
+	if (spec == NULL && n == 2 && typo_endpoint(out, size, rest[0],
+	    rest[1], 1))
+		return 'c';
+	if (spec == NULL && n == 1 && (endpoint_parse(rest[0],
+	    ENDPOINT_CONNECT, &ep) == NULL || endpoint_parse(rest[0],
+	    ENDPOINT_LISTEN, &ep) == NULL)) {
+		snprintf(out, size, "%s", rest[0]);
+		return strchr(rest[0], ':') != NULL ? 'c' : 'l';
+	}
+	return 0;
+}
+
+/*
  * A URL where HOST:PORT was expected ("http://localhost:5000/"): its
  * HOST:PORT, or HOST:PORT with the word PORT where it has none, in out.
  * Returns 0 if spec is no URL.
@@ -5205,10 +5237,10 @@ main(int argc, char **argv)
 	static unsigned char secret[SECRET_MAX + 1];
 	static const char shorts[] = ":l:c:t:n:hV";
 	char shown[CHAT_ESCAPED_MAX(CHAT_NAME_MAX) + 1];
-	char hint[CHAT_HOST_MAX + sizeof(":65535")] = "";
+	char hint[CHAT_HOST_MAX + sizeof(":65535")];
 	const char *spec = NULL, *why, *secret_file = NULL, *port_file = NULL;
 	int ch, mode = 0, help = 0, version = 0, status, n, block = 0, idx;
-	int spec_joined = 0;
+	int spec_joined = 0, hinted;
 	int fds[LISTEN_MAX], port_fifo = -1, port_written = 0, sock_made = 0;
 	struct stat sock, port_st;
 	long long wait_ms = -1;
@@ -5326,28 +5358,10 @@ main(int argc, char **argv)
 			return CHAT_EXIT_USAGE;
 		}
 	}
-	/* nc's habits: "HOST PORT"; "-lp PORT", "-l -p PORT" (nc's flags
-	 * where chat takes its port); an endpoint with no option. Say what
-	 * chat takes instead. */
-	if (mode == 'l' && argc - optind == 1 && (spec[0] == '-' ||
-	    (spec_joined && spec[strspn(spec, "46bdknpuvz")] == '\0')) &&
-	    typo_port(argv[optind], 0))
-		snprintf(hint, sizeof(hint), "%s", argv[optind]);
-	else if (optind < argc && !(spec != NULL ? argc - optind == 1 &&
-	    typo_endpoint(hint, sizeof(hint), spec, argv[optind],
-	    mode == 'l' ? 0 : 1) : argc - optind == 2 &&
-	    typo_endpoint(hint, sizeof(hint), argv[optind], argv[optind + 1],
-	    1)))
-		hint[0] = '\0';
-	if (mode == 0 && argc - optind == 1 && (endpoint_parse(argv[optind],
-	    ENDPOINT_CONNECT, &ep) == NULL || endpoint_parse(argv[optind],
-	    ENDPOINT_LISTEN, &ep) == NULL)) {
-		mode = strchr(argv[optind], ':') != NULL ? 'c' : 'l';
-		snprintf(hint, sizeof(hint), "%s", argv[optind]);
-	}
-	if (optind < argc && hint[0] != '\0') {
+	if (optind < argc && (hinted = typo_arguments(mode, spec, spec_joined,
+	    argv + optind, argc - optind, hint, sizeof(hint))) != 0) {
 		warn_usage("unexpected argument '%s': did you mean --%s %s?",
-		    argv[optind], mode == 'l' ? "listen" : "connect", hint);
+		    argv[optind], hinted == 'l' ? "listen" : "connect", hint);
 		return CHAT_EXIT_USAGE;
 	}
 	if (optind < argc) {
