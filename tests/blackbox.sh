@@ -3958,18 +3958,23 @@ test_port_file_without_listen_is_a_usage_error() {
 # "> WHO: TEXT" (sent) and "< WHO: TEXT" (received), escaped as the screen
 # shows the peer's text.
 
-# utc_now: set UTC to the time now, to the second: 2026-12-01T20:31:05.
+# utc_now: set UTC to the time now, to the millisecond, cut as chat cuts
+# it: 2026-12-01T20:31:05.123Z (perl: date(1) has no milliseconds on
+# macOS and the BSDs). To the millisecond, so that a log whose
+# milliseconds were wrong (always 000) falls outside the test's window.
 utc_now() {
-	UTC=$(date -u +%Y-%m-%dT%H:%M:%S) || fail "date -u failed"
+	UTC=$(perl -MPOSIX=strftime -MTime::HiRes=time -e '
+		my $t = time;
+		printf "%s.%03dZ", strftime("%Y-%m-%dT%H:%M:%S", gmtime($t)),
+		    int(($t - int($t)) * 1000)') || fail "cannot read the time"
 }
 
 # log_read FILE FROM TO: each line of FILE (which ends in LF) is
-# TIMESTAMP KIND TEXT, the timestamps never going back, none before the
-# second FROM or after the second TO (utc_now's form; the fixed form
-# compares as text). Set LOG to the lines without their timestamps
-# ("KIND TEXT"), in order.
+# TIMESTAMP KIND TEXT, the timestamps never going back, none before FROM
+# or after TO (utc_now's form: the fixed form compares as text). Set LOG
+# to the lines without their timestamps ("KIND TEXT"), in order.
 log_read() {
-	local line n=0 last=$2.000Z stamp
+	local line n=0 last=$2 stamp
 	local re='^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z) ([*<>] .*)$'
 
 	LOG=()
@@ -3986,7 +3991,7 @@ log_read() {
 		last=$stamp
 		LOG+=("${BASH_REMATCH[2]}")
 	done < "$1"
-	[[ $last > $3.999Z ]] &&
+	[[ $last > $3 ]] &&
 	    fail "$1: time $last is after the test's end, $3"
 	return 0
 }

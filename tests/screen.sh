@@ -378,20 +378,27 @@ test_status_line_shows_above_the_line_being_typed() {
 	raw_expect 'MSG abcdef'
 }
 
-# A peer's name in the prompt is measured in columns, not bytes: with
-# "Zo\xc3\xab" (3 columns, 4 bytes) the cursor after "Zoë's turn: abc"
-# is in column 15.
-test_named_prompt_puts_the_cursor_by_columns() {
-	screen_chat 40 20 --listen "$IP:0"
+# named_peer_heard NAME: a raw chat/2 peer named NAME (printf escapes
+# allowed) on fd 3 to the listener on the screen, which has typed and
+# sent its first turn, "hi".
+named_peer_heard() {
 	listening
 	exec 3<> "/dev/tcp/$IP/$PORT" || fail "cannot connect to $IP:$PORT"
-	raw_send 'HELLO chat/2\nNAME Zo\xc3\xab\n'
+	raw_send "HELLO chat/2\\nNAME $1\\n"
 	raw_expect 'HELLO chat/1 chat/2'
 	raw_expect 'NAME'
 	wait_screen 'Your message: ?' "with the prompt"
 	typed hi
 	keys Enter
 	raw_expect 'MSG hi'
+}
+
+# A peer's name in the prompt is measured in columns, not bytes: with
+# "Zo\xc3\xab" (3 columns, 4 bytes) the cursor after "Zoë's turn: abc"
+# is in column 15.
+test_named_prompt_puts_the_cursor_by_columns() {
+	screen_chat 40 20 --listen "$IP:0"
+	named_peer_heard 'Zo\xc3\xab'
 	typed abc
 	wait_screen "Zo.*'s turn: abc" "with the named prompt and abc"
 	until_deadline "$WAIT" cursor_at 15 ||
@@ -404,15 +411,7 @@ test_named_prompt_puts_the_cursor_by_columns() {
 # the rows after it keep their indent of 10.
 test_named_message_wraps_after_the_name() {
 	screen_chat 30 20 --listen "$IP:0" --show-names
-	listening
-	exec 3<> "/dev/tcp/$IP/$PORT" || fail "cannot connect to $IP:$PORT"
-	raw_send 'HELLO chat/2\nNAME alice\n'
-	raw_expect 'HELLO chat/1 chat/2'
-	raw_expect 'NAME'
-	wait_screen 'Your message: ?' "with the prompt"
-	typed hi
-	keys Enter
-	raw_expect 'MSG hi'
+	named_peer_heard alice
 	local long_y=yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy
 	raw_send 'MSG %s\n' "$long_y"
 	wait_screen 'alice says: y+' "with alice's message"
